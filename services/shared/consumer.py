@@ -1,0 +1,124 @@
+"""Event handlers that never drop a message.
+
+nameko's own `event_handler` acks a message whose handler raised (or requeues it at once, in a
+hot loop). `reliable_handler` instead sends a failed message to a delay queue for its attempt
+(`<queue>.retry.<ms>`, whose TTL dead-letters it back to the handler's queue), and after the last
+delay parks it in `<queue>.dlq`, where an operator can inspect and replay it
+(`python -m services.shared.dlq`). The ack comes only after the retry or the parking was
+confirmed by the broker, so a crash in between redelivers the message instead of losing it.
+"""
+
+import logging
+import traceback
+
+from kombu import Queue
+from nameko.amqp.publish import Publisher
+from nameko.events import EventHandler
+from nameko.exceptions import ContainerBeingKilled
+from nameko.extensions import DependencyProvider
+
+from . import metrics
+from .config import env
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x-newsreel-attempt"
+DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000, 600_000)
+
+
+def retry_delays_ms() -> tuple[int, ...]:
+    """`RETRY_DELAYS_MS=200,400` shortens the schedule (tests, local runs)."""
+    configured = env("RETRY_DELAYS_MS")
+    if configured is None:
+        return DEFAULT_RETRY_DELAYS_MS
+    return tuple(int(part) for part in configured.split(",") if part.strip())
+
+
+def retry_queue(queue_name: str, delay_ms: int) -> Queue:
+    return Queue(f"{queue_name}.retry.{delay_ms}", durable=True, queue_arguments={
+        "x-message-ttl": delay_ms,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": queue_name,
+    })
+
+
+def dead_letter_queue(queue_name: str) -> Queue:
+    return Queue(f"{queue_name}.dlq", durable=True)
+
+
+class ReliableEventHandler(EventHandler):
+    def __init__(self, source_service, event_type, **kwargs):
+        super().__init__(source_service, event_type, reliable_delivery=True,
+                         requeue_on_error=False, **kwargs)
+
+    def setup(self):
+        super().setup()
+        self.delays = retry_delays_ms()
+        self.retry_queues = [retry_queue(self.queue.name, ms) for ms in self.delays]
+        self.dlq = dead_letter_queue(self.queue.name)
+        self.publisher = Publisher(self.container.config["AMQP_URI"], use_confirms=True,
+                                   declare=[*self.retry_queues, self.dlq])
+
+    def handle_message(self, body, message):
+        attempt = int(message.headers.get(ATTEMPT_HEADER, 1))
+        context_data = self.unpack_message_headers(message)
+        context_data["delivery_attempt"] = attempt
+        context_data["delivery_is_last"] = attempt > len(self.delays)
+        try:
+            self.container.spawn_worker(
+                self, (body,), {}, context_data=context_data,
+                handle_result=lambda ctx, result=None, exc_info=None: self._handle_result(
+                    message, attempt, ctx, result, exc_info))
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
+
+    def _handle_result(self, message, attempt, worker_ctx, result, exc_info):
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
+        try:
+            if attempt <= len(self.delays):
+                self._republish(message, self.retry_queues[attempt - 1].name, attempt + 1, exc_info)
+                metrics.MESSAGES_RETRIED.labels(self.container.service_name, self.queue.name).inc()
+                log.warning("handler %s failed (attempt %s), retrying in %s ms",
+                            self.method_name, attempt, self.delays[attempt - 1])
+            else:
+                self._republish(message, self.dlq.name, attempt, exc_info)
+                metrics.MESSAGES_DEAD_LETTERED.labels(
+                    self.container.service_name, self.queue.name).inc()
+                log.error("handler %s failed %s times; message parked in %s",
+                          self.method_name, attempt, self.dlq.name)
+        except Exception:
+            log.exception("could not schedule a retry; the message goes back to its queue")
+            self.queue_consumer.requeue_message(message)
+        else:
+            self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+    def _republish(self, message, queue_name, attempt, exc_info):
+        headers = dict(message.headers)
+        headers[ATTEMPT_HEADER] = attempt
+        headers["x-newsreel-origin-queue"] = self.queue.name
+        headers["x-newsreel-error"] = "".join(
+            traceback.format_exception_only(exc_info[0], exc_info[1])).strip()[:2000]
+        self.publisher.publish(
+            message.body, exchange="", routing_key=queue_name, headers=headers,
+            content_type=message.content_type, content_encoding=message.content_encoding,
+            message_id=message.properties.get("message_id"), delivery_mode=2)
+
+
+reliable_handler = ReliableEventHandler.decorator
+
+
+class Delivery(DependencyProvider):
+    """Tells a handler which attempt this is, so it can give up gracefully on the last one."""
+
+    def get_dependency(self, worker_ctx):
+        return DeliveryInfo(worker_ctx.context_data.get("delivery_attempt", 1),
+                            worker_ctx.context_data.get("delivery_is_last", False))
+
+
+class DeliveryInfo:
+    def __init__(self, attempt: int, is_last: bool):
+        self.attempt = attempt
+        self.is_last = is_last

@@ -1,0 +1,61 @@
+"""Database engines and a session per nameko worker.
+
+SQLite is the embedded default: WAL so readers never block the writer, a busy timeout so a
+second writer waits instead of failing, foreign keys on. Transactions must not do network I/O:
+under eventlet a green thread that yields while holding SQLite's write lock would stall the
+whole process."""
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            # pysqlite's own transaction handling would defer BEGIN; take it over so that
+            # SQLAlchemy's begin() is a real BEGIN (the documented recipe).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            # IMMEDIATE takes the write lock up front: no deadlock between two transactions
+            # that both read then write.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+class Database(DependencyProvider):
+    """Gives each worker a `sessionmaker`; sessions are opened and closed by the service layer
+    (`with self.db.begin() as session:`), so the rules never see nameko."""
+
+    def __init__(self, url_getter):
+        self.url_getter = url_getter
+        self.engine = None
+        self.session_factory = None
+
+    def setup(self):
+        self.engine = make_engine(self.url_getter())
+        self.session_factory = make_session_factory(self.engine)
+
+    def stop(self):
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def get_dependency(self, worker_ctx):
+        return self.session_factory

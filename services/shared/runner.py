@@ -1,0 +1,60 @@
+"""Runs one nameko service as a process: JSON logs, a /metrics port, graceful SIGTERM.
+
+Each service's `__main__` monkey-patches eventlet first, then calls `run()`."""
+
+import logging
+import signal
+import sys
+
+import eventlet
+from nameko.runners import ServiceRunner
+from pythonjsonlogger.json import JsonFormatter
+
+from . import cloudevents
+from .config import amqp_uri, env, env_int
+from .metrics import serve_metrics
+
+log = logging.getLogger(__name__)
+
+
+def nameko_config() -> dict:
+    return {
+        "AMQP_URI": amqp_uri(),
+        "SERIALIZER": "json",
+        "ACCEPT": ["json", cloudevents.SERIALIZER],
+        "max_workers": env_int("MAX_WORKERS", 10),
+        "HEARTBEAT": env_int("AMQP_HEARTBEAT", 30),
+    }
+
+
+def setup_logging(service: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        static_fields={"service": service}))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(env("LOG_LEVEL", "INFO"))
+    # kombu logs every reconnection attempt at length; its warnings are enough
+    logging.getLogger("kombu").setLevel(logging.WARNING)
+
+
+def run(service_cls, default_metrics_port: int) -> None:
+    service = service_cls.name
+    setup_logging(service)
+    port = env_int("METRICS_PORT", default_metrics_port)
+    serve_metrics(port)
+    runner = ServiceRunner(nameko_config())
+    runner.add_service(service_cls)
+
+    def _graceful_stop(signum, _frame):
+        log.info("signal %s: finishing the work in hand, then stopping", signum)
+        eventlet.spawn_n(runner.stop)
+
+    signal.signal(signal.SIGTERM, _graceful_stop)
+    signal.signal(signal.SIGINT, _graceful_stop)
+    runner.start()
+    log.info("%s started, metrics on :%s", service, port)
+    runner.wait()
+    log.info("%s stopped", service)
