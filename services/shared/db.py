@@ -5,13 +5,19 @@ second writer waits instead of failing, foreign keys on. Transactions must not d
 under eventlet a green thread that yields while holding SQLite's write lock would stall the
 whole process."""
 
+from datetime import UTC
+
 from nameko.extensions import DependencyProvider
-from sqlalchemy import create_engine, event
+from sqlalchemy import DateTime, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str) -> Engine:
+    if url.startswith(("postgresql://", "postgres://")):
+        # psycopg2 cooperates with eventlet; SQLAlchemy 2.1's default driver (psycopg 3)
+        # would block every green thread.
+        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -59,3 +65,23 @@ class Database(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.session_factory
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out, on every backend (SQLite keeps no time zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC) if dialect.name != "sqlite" else \
+            value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -5,8 +5,10 @@ fully handled and remembered, or neither."""
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, insert, select
+from sqlalchemy import Column, MetaData, String, Table, insert, select
 from sqlalchemy.orm import Session
+
+from .db import UtcDateTime
 
 
 def processed_events_table(metadata: MetaData) -> Table:
@@ -14,7 +16,7 @@ def processed_events_table(metadata: MetaData) -> Table:
         "processed_events", metadata,
         Column("consumer", String(200), primary_key=True),
         Column("event_id", String(64), primary_key=True),
-        Column("processed_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", UtcDateTime(), nullable=False),
     )
 
 

@@ -16,7 +16,17 @@ from kombu import Exchange
 from nameko.amqp.publish import Publisher
 from nameko.extensions import DependencyProvider
 from sqlalchemy import (
-    Column, DateTime, Integer, MetaData, String, Table, Text, delete, func, insert, or_, select,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -24,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from . import cloudevents, metrics
 from .config import env, env_float
+from .db import UtcDateTime, make_engine
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +52,8 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("event_id", String(64), nullable=False, unique=True),
         Column("event_type", String(120), nullable=False),
         Column("envelope", Text, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("claimed_until", DateTime(timezone=True)),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("claimed_until", UtcDateTime()),
         Column("attempts", Integer, nullable=False, default=0),
     )
 
@@ -156,7 +167,6 @@ class OutboxRelay(DependencyProvider):
         self._running = False
 
     def setup(self):
-        from .db import make_engine
         self.relay = Relay(self.outbox, make_engine(self.database_url_getter()),
                            self.container.config["AMQP_URI"])
         self.poll_seconds = env_float("OUTBOX_POLL_SECONDS", 1.0)

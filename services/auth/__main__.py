@@ -1,0 +1,10 @@
+"""`python -m services.auth`: run the auth service."""
+
+import eventlet
+
+eventlet.monkey_patch()
+
+from services.auth.entrypoint import AuthService  # noqa: E402
+from services.shared.runner import run  # noqa: E402
+
+run(AuthService, default_metrics_port=9101)

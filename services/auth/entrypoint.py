@@ -1,0 +1,96 @@
+"""The nameko edge of the auth service: RPC methods that forward to AccountService."""
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from services.shared.config import database_url, env, require
+from services.shared.db import make_engine, make_session_factory
+from services.shared.metrics import EntrypointMetrics
+from services.shared.outbox import OutboxRelay
+from services.shared.sealed import Sealer
+
+from .limits import RateLimiter, parse_limits
+from .models import outbox
+from .service import AccountService, AuthSettings
+
+
+def _auth_database_url() -> str:
+    return database_url("auth")
+
+
+class Accounts(DependencyProvider):
+    """One AccountService per container, built from the environment (the one wiring place)."""
+
+    def setup(self):
+        self.engine = make_engine(_auth_database_url())
+        session_factory = make_session_factory(self.engine)
+        self.service = AccountService(
+            session_factory=session_factory,
+            outbox=outbox,
+            limiter=RateLimiter(session_factory, parse_limits(env("AUTH_RATE_LIMITS"))),
+            sealer=Sealer.from_env(),
+            settings=AuthSettings(code_key=bytes.fromhex(require("CODE_HASH_KEY"))),
+        )
+
+    def stop(self):
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx):
+        return self.service
+
+
+class AuthService:
+    name = "auth"
+
+    accounts = Accounts()
+    relay = OutboxRelay(outbox, _auth_database_url)
+    metrics = EntrypointMetrics()
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+    @rpc
+    def register(self, email, password, full_name, organisation, language, client_ip):
+        self.accounts.register(email, password, full_name, organisation, language, client_ip)
+
+    @rpc
+    def resend_verification(self, email, client_ip):
+        self.accounts.resend_verification(email, client_ip)
+
+    @rpc
+    def verify_account(self, email, code, client_ip):
+        return self.accounts.verify_account(email, code, client_ip)
+
+    @rpc
+    def login(self, email, password, client_ip):
+        return self.accounts.login(email, password, client_ip)
+
+    @rpc
+    def logout(self, token):
+        self.accounts.logout(token)
+
+    @rpc
+    def authenticate(self, token):
+        return self.accounts.authenticate(token)
+
+    @rpc
+    def set_newsletter(self, token, subscribed):
+        return self.accounts.set_newsletter(token, subscribed)
+
+    @rpc
+    def request_password_reset(self, email, client_ip):
+        self.accounts.request_password_reset(email, client_ip)
+
+    @rpc
+    def verify_password_reset(self, email, code, client_ip):
+        return self.accounts.verify_password_reset(email, code, client_ip)
+
+    @rpc
+    def complete_password_reset(self, reset_token, password, client_ip):
+        self.accounts.complete_password_reset(reset_token, password, client_ip)
+
+    @timer(interval=3600)
+    def purge_expired(self):
+        self.accounts.purge_expired()

@@ -1,0 +1,94 @@
+"""Auth's tables. Only this service reads or writes them."""
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.shared.db import UtcDateTime
+from services.shared.outbox import Outbox, outbox_table
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+
+
+Timestamp = UtcDateTime()
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(2))
+    newsletter: Mapped[bool] = mapped_column(Boolean, default=False)
+    roles: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    verified_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    password_changed_at: Mapped[datetime] = mapped_column(Timestamp)
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "email": self.email,
+            "full_name": self.full_name,
+            "organisation": self.organisation,
+            "language": self.language,
+            "newsletter": self.newsletter,
+            "verified": self.verified_at is not None,
+            "roles": [role for role in self.roles.split(",") if role],
+        }
+
+
+class VerificationCode(Base):
+    """At most one live code per account and purpose: a new one replaces it."""
+    __tablename__ = "verification_codes"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(10), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Session(Base):
+    __tablename__ = "sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    client_ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class ResetToken(Base):
+    __tablename__ = "reset_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
+class RateLimitWindow(Base):
+    """A fixed-window counter per limit and subject (client address or hashed e-mail)."""
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    hits: Mapped[int] = mapped_column(Integer)
+
+
+outbox = Outbox("auth", outbox_table(Base.metadata))

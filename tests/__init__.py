@@ -1,0 +1,1 @@
+"""Cross-service integration, end-to-end and browser tests (real processes)."""

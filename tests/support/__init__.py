@@ -1,0 +1,1 @@
+"""The harness for integration tests: real RabbitMQ, PostgreSQL, SMTP and service processes."""
