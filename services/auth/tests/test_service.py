@@ -1,0 +1,277 @@
+"""The account use cases against a real database (SQLite and PostgreSQL), no broker: events
+are read back from the outbox table they are committed to."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from argon2 import PasswordHasher
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from services.auth.limits import RateLimiter, parse_limits
+from services.auth.models import VerificationCode, outbox
+from services.auth.service import AccountService, AuthSettings
+from services.shared.db import make_engine, make_session_factory
+from services.shared.errors import ServiceError
+from services.shared.migrate import upgrade
+from services.shared.sealed import Sealer
+
+PASSWORD = "Tr4in-Station-Bl00m"
+NEW_PASSWORD = "Gl4cier-Harbour-Mint"
+IP = "192.0.2.10"
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta):
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def sealer():
+    return Sealer(Fernet.generate_key().decode())
+
+
+@pytest.fixture
+def session_factory(service_database_url):
+    upgrade("auth", service_database_url)
+    engine = make_engine(service_database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def make_service(session_factory, sealer, clock, limits=""):
+    return AccountService(
+        session_factory=session_factory, outbox=outbox,
+        limiter=RateLimiter(session_factory, parse_limits(limits)), sealer=sealer,
+        settings=AuthSettings(code_key=b"k" * 32),
+        # cheap argon2id parameters: these tests are about the rules, not the hash's cost
+        hasher=PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1), clock=clock)
+
+
+@pytest.fixture
+def accounts(session_factory, sealer, clock):
+    return make_service(session_factory, sealer, clock)
+
+
+def events(session_factory, event_type=None):
+    with session_factory() as session:
+        rows = session.execute(select(outbox.table).order_by(outbox.table.c.id)).all()
+    found = [json.loads(row.envelope) for row in rows]
+    return [e for e in found if event_type is None or e["type"].endswith("." + event_type)]
+
+
+def last_code(session_factory, sealer, purpose="verify"):
+    issued = [e for e in events(session_factory, "verification_code.issued.v1")
+              if e["data"]["purpose"] == purpose]
+    return sealer.open(issued[-1]["data"]["sealed"])["code"]
+
+
+def register(accounts, email="jane@example.org", password=PASSWORD, language="fr"):
+    accounts.register(email, password, "Jane Doe", "Example News", language, IP)
+
+
+def verified(accounts, session_factory, sealer, email="jane@example.org"):
+    register(accounts, email)
+    return accounts.verify_account(email, last_code(session_factory, sealer), IP)
+
+
+def error_of(call, *args):
+    with pytest.raises(ServiceError) as caught:
+        call(*args)
+    return caught.value
+
+
+def test_register_commits_the_account_and_its_events_without_secrets(
+        accounts, session_factory, sealer):
+    register(accounts, email="  Jane@Example.org ")
+    found = events(session_factory)
+    assert [e["type"] for e in found] == [
+        "newsreel.auth.account.registered.v1", "newsreel.auth.verification_code.issued.v1"]
+    registered, issued = found
+    assert registered["data"]["email"] == "jane@example.org"
+    assert issued["data"]["purpose"] == "verify"
+    assert issued["data"]["language"] == "fr"
+    secret = sealer.open(issued["data"]["sealed"])
+    assert secret["email"] == "jane@example.org" and len(secret["code"]) == 6
+    with session_factory() as session:
+        stored = session.execute(select(VerificationCode)).scalar_one()
+    assert secret["code"] not in stored.code_hash
+    for event in found:
+        body = json.dumps(event)
+        assert secret["code"] not in body.replace(issued["data"]["sealed"], "")
+        assert PASSWORD not in body and "$argon2" not in body
+
+
+def test_verify_with_the_code_opens_a_session(accounts, session_factory, sealer):
+    result = verified(accounts, session_factory, sealer)
+    assert result["account"]["verified"] is True
+    assert accounts.authenticate(result["token"])["email"] == "jane@example.org"
+    assert len(events(session_factory, "account.verified.v1")) == 1
+
+
+def test_a_wrong_code_five_times_kills_the_code(accounts, session_factory, sealer):
+    register(accounts)
+    code = last_code(session_factory, sealer)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    left = [error_of(accounts.verify_account, "jane@example.org", wrong, IP) for _ in range(4)]
+    assert [(e.code, e.details["attempts_left"]) for e in left] == [
+        ("invalid_code", 4), ("invalid_code", 3), ("invalid_code", 2), ("invalid_code", 1)]
+    assert error_of(accounts.verify_account, "jane@example.org", wrong, IP).code == \
+        "too_many_attempts"
+    assert error_of(accounts.verify_account, "jane@example.org", code, IP).code == \
+        "too_many_attempts"
+
+
+def test_an_expired_code_is_refused(accounts, session_factory, sealer, clock):
+    register(accounts)
+    code = last_code(session_factory, sealer)
+    clock.advance(minutes=30)
+    assert error_of(accounts.verify_account, "jane@example.org", code, IP).code == "code_expired"
+
+
+def test_a_code_works_once(accounts, session_factory, sealer):
+    register(accounts)
+    code = last_code(session_factory, sealer)
+    accounts.verify_account("jane@example.org", code, IP)
+    assert error_of(accounts.verify_account, "jane@example.org", code, IP).code == "invalid_code"
+
+
+def test_a_code_is_worth_nothing_for_another_account(accounts, session_factory, sealer):
+    register(accounts, "jane@example.org")
+    janes_code = last_code(session_factory, sealer)
+    register(accounts, "john@example.org")
+    assert error_of(accounts.verify_account, "john@example.org", janes_code, IP).code == \
+        "invalid_code"
+
+
+def test_resend_replaces_the_code_and_is_rate_limited_alike_for_unknown_addresses(
+        accounts, session_factory, sealer, clock):
+    register(accounts)
+    first = last_code(session_factory, sealer)
+    accounts.resend_verification("jane@example.org", IP)
+    second = last_code(session_factory, sealer)
+    known = error_of(accounts.resend_verification, "jane@example.org", IP)
+    unknown_first = accounts.resend_verification("nobody@example.org", IP)
+    unknown = error_of(accounts.resend_verification, "nobody@example.org", IP)
+    assert unknown_first is None
+    assert (known.code, unknown.code) == ("rate_limited", "rate_limited")
+    assert known.details["retry_after"] == unknown.details["retry_after"] == 60
+    clock.advance(seconds=61)
+    accounts.resend_verification("jane@example.org", IP)
+    if first != second:
+        assert error_of(accounts.verify_account, "jane@example.org", first, IP).code == \
+            "invalid_code"
+    accounts.verify_account("jane@example.org", last_code(session_factory, sealer), IP)
+
+
+def test_registering_a_taken_address_answers_alike_and_warns_the_owner(
+        accounts, session_factory, sealer):
+    verified(accounts, session_factory, sealer)
+    before = len(events(session_factory, "verification_code.issued.v1"))
+    assert register(accounts) is None
+    assert len(events(session_factory, "verification_code.issued.v1")) == before
+    attempted = events(session_factory, "account.registration_attempted.v1")
+    assert [e["data"]["email"] for e in attempted] == ["jane@example.org"]
+
+
+def test_weak_passwords_are_refused_with_the_rules_they_break(accounts, session_factory):
+    error = error_of(accounts.register, "jane@example.org", "password", "J", "O", "fr", IP)
+    assert error.code == "weak_password"
+    assert error.details["rules"] == ["min_length", "uppercase", "digit", "symbol"]
+    assert events(session_factory) == []
+
+
+def test_login_answers_one_way_for_every_wrong_cause(accounts, session_factory, sealer):
+    register(accounts, "pending@example.org")
+    verified(accounts, session_factory, sealer)
+    assert error_of(accounts.login, "jane@example.org", "Wrong-Passw0rd!", IP).code == \
+        "invalid_credentials"
+    assert error_of(accounts.login, "ghost@example.org", PASSWORD, IP).code == \
+        "invalid_credentials"
+    assert error_of(accounts.login, "pending@example.org", PASSWORD, IP).code == "not_verified"
+    session = accounts.login("JANE@example.org", PASSWORD, IP)
+    assert accounts.authenticate(session["token"])["verified"] is True
+    accounts.logout(session["token"])
+    assert error_of(accounts.authenticate, session["token"]).code == "unauthorized"
+
+
+def test_login_is_rate_limited_per_account_and_per_address(session_factory, sealer, clock):
+    accounts = make_service(session_factory, sealer, clock, "login_email=3/900,login_ip=5/900")
+    for _ in range(3):
+        error_of(accounts.login, "jane@example.org", "Wrong-Passw0rd!", IP)
+    limited = error_of(accounts.login, "jane@example.org", PASSWORD, IP)
+    assert (limited.code, limited.details["limit"]) == ("rate_limited", "login_email")
+    for _ in range(2):
+        error_of(accounts.login, "other@example.org", PASSWORD, IP)
+    assert error_of(accounts.login, "third@example.org", PASSWORD, IP).details["limit"] == \
+        "login_ip"
+    assert error_of(accounts.login, "third@example.org", PASSWORD, "198.51.100.7").code == \
+        "invalid_credentials"
+
+
+def test_password_reset_ends_every_session(accounts, session_factory, sealer):
+    first = verified(accounts, session_factory, sealer)
+    second = accounts.login("jane@example.org", PASSWORD, IP)
+    accounts.request_password_reset("jane@example.org", IP)
+    accounts.request_password_reset("ghost@example.org", "198.51.100.7")  # same answer: None
+    code = last_code(session_factory, sealer, purpose="reset")
+    reset = accounts.verify_password_reset("jane@example.org", code, IP)
+    weak = error_of(accounts.complete_password_reset, reset["reset_token"], "weak", IP)
+    assert weak.code == "weak_password"
+    accounts.complete_password_reset(reset["reset_token"], NEW_PASSWORD, IP)
+    for old in (first, second):
+        assert error_of(accounts.authenticate, old["token"]).code == "unauthorized"
+    assert error_of(accounts.complete_password_reset, reset["reset_token"], NEW_PASSWORD,
+                    IP).code == "invalid_reset_token"
+    assert error_of(accounts.login, "jane@example.org", PASSWORD, IP).code == \
+        "invalid_credentials"
+    assert accounts.login("jane@example.org", NEW_PASSWORD, IP)["account"]["verified"]
+    changed = events(session_factory, "password.changed.v1")
+    assert [e["data"]["email"] for e in changed] == ["jane@example.org"]
+    assert NEW_PASSWORD not in json.dumps(changed)
+
+
+def test_a_reset_token_expires(accounts, session_factory, sealer, clock):
+    verified(accounts, session_factory, sealer)
+    accounts.request_password_reset("jane@example.org", IP)
+    reset = accounts.verify_password_reset(
+        "jane@example.org", last_code(session_factory, sealer, "reset"), IP)
+    clock.advance(minutes=16)
+    assert error_of(accounts.complete_password_reset, reset["reset_token"], NEW_PASSWORD,
+                    IP).code == "invalid_reset_token"
+
+
+def test_a_verify_code_does_not_reset_a_password(accounts, session_factory, sealer):
+    register(accounts)
+    code = last_code(session_factory, sealer, "verify")
+    assert error_of(accounts.verify_password_reset, "jane@example.org", code, IP).code == \
+        "invalid_code"
+
+
+def test_newsletter_opt_in_and_out_emit_one_event_per_change(accounts, session_factory, sealer):
+    token = verified(accounts, session_factory, sealer)["token"]
+    assert accounts.set_newsletter(token, True)["newsletter"] is True
+    accounts.set_newsletter(token, True)
+    assert accounts.set_newsletter(token, False)["newsletter"] is False
+    changes = events(session_factory, "newsletter.subscription_changed.v1")
+    assert [e["data"]["subscribed"] for e in changes] == [True, False]
+    assert error_of(accounts.set_newsletter, "not-a-token", True).code == "unauthorized"
+
+
+def test_sessions_expire(accounts, session_factory, sealer, clock):
+    token = verified(accounts, session_factory, sealer)["token"]
+    clock.advance(days=8)
+    assert error_of(accounts.authenticate, token).code == "unauthorized"
+    accounts.purge_expired()

@@ -1,0 +1,87 @@
+"""The nameko edge of the mailer: one reliable handler per event that causes a mail."""
+
+import logging
+from urllib.parse import urlsplit
+
+from nameko.extensions import DependencyProvider
+
+from services.shared import metrics
+from services.shared.cloudevents import event_type_of
+from services.shared.config import database_url, env, var_dir
+from services.shared.consumer import Delivery, reliable_handler
+from services.shared.db import make_engine, make_session_factory
+from services.shared.metrics import EntrypointMetrics
+from services.shared.outbox import OutboxRelay
+from services.shared.sealed import Sealer
+
+from .models import outbox
+from .service import Mailer, Outcome
+from .transport import transport_from_env
+
+log = logging.getLogger(__name__)
+
+
+def _mailer_database_url() -> str:
+    return database_url("mailer")
+
+
+class MailerDependency(DependencyProvider):
+    """One Mailer per container, built from the environment (the one wiring place)."""
+
+    def setup(self):
+        self.engine = make_engine(_mailer_database_url())
+        from_addr = env("MAIL_FROM", "Newsreel <no-reply@newsreel.localhost>")
+        self.mailer = Mailer(
+            session_factory=make_session_factory(self.engine),
+            transport=transport_from_env(env("SMTP_URL"),
+                                         env("MAIL_OUTBOX_DIR", str(var_dir() / "mail-outbox"))),
+            sealer=Sealer.from_env(),
+            from_addr=from_addr,
+            message_domain=from_addr.rsplit("@", 1)[-1].strip(" >") or "newsreel.localhost",
+            portal_url=env("PUBLIC_BASE_URL"),
+        )
+        log.info("mail goes to %s", _describe(env("SMTP_URL")) or "the local outbox")
+
+    def stop(self):
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx):
+        return self.mailer
+
+
+def _describe(smtp_url: str | None) -> str | None:
+    if not smtp_url:
+        return None
+    parts = urlsplit(smtp_url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or ''}"  # never the password
+
+
+class MailerService:
+    name = "mailer"
+
+    mailer = MailerDependency()
+    delivery = Delivery()
+    relay = OutboxRelay(outbox, _mailer_database_url)
+    metrics = EntrypointMetrics()
+
+    def _send(self, event, request_for):
+        consumer = f"{self.name}.{event_type_of(event)}"
+        outcome = self.mailer.deliver(event, consumer, request_for(event["data"]),
+                                      last_attempt=self.delivery.is_last)
+        metrics.EVENTS_CONSUMED.labels(self.name, event_type_of(event), outcome).inc()
+        return outcome
+
+    @reliable_handler("auth", "verification_code.issued.v1")
+    def on_verification_code_issued(self, event):
+        return self._send(event, self.mailer.verification_code_mail)
+
+    @reliable_handler("auth", "account.registration_attempted.v1")
+    def on_registration_attempted(self, event):
+        return self._send(event, self.mailer.registration_attempted_mail)
+
+    @reliable_handler("auth", "password.changed.v1")
+    def on_password_changed(self, event):
+        return self._send(event, self.mailer.password_changed_mail)
+
+
+__all__ = ["MailerService", "Outcome"]

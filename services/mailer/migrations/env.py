@@ -1,0 +1,4 @@
+from services.mailer.models import Base
+from services.shared.alembic_env import run_migrations
+
+run_migrations(Base.metadata)

@@ -1,0 +1,41 @@
+"""The mailer's tables: the mail log, the events already handled, its own outbox."""
+
+from datetime import datetime
+
+from sqlalchemy import Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.shared.db import UtcDateTime
+from services.shared.inbox import Inbox, processed_events_table
+from services.shared.outbox import Outbox, outbox_table
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+
+
+class Mail(Base):
+    """One mail caused by one event. Never holds the code or any other secret."""
+    __tablename__ = "mails"
+    __table_args__ = (UniqueConstraint("event_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(40))
+    account_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(2))
+    message_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10))   # sending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+outbox = Outbox("mailer", outbox_table(Base.metadata))
+inbox = Inbox(processed_events_table(Base.metadata))

@@ -1,0 +1,144 @@
+"""What the mailer does with an event: decide the mail, send it once, say so.
+
+A handled event's id is remembered in the same transaction that records the mail as sent, so
+a redelivered event is dropped instead of mailed twice. The one window left, a crash after the
+SMTP server accepted the mail and before that commit, re-sends it with the same Message-ID,
+which mail clients fold into one."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from services.shared.sealed import Sealer
+
+from .models import Mail, inbox, outbox
+from .rendering import render
+from .transport import MailDeliveryError, PermanentMailError, build_message
+
+
+@dataclass(frozen=True)
+class MailRequest:
+    """A mail to send because of an event."""
+    kind: str
+    account_id: str | None
+    to_addr: str
+    to_name: str
+    language: str
+    context: dict
+
+
+class Outcome:
+    SENT = "sent"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+
+
+class Mailer:
+    def __init__(self, session_factory: sessionmaker, transport, sealer: Sealer,
+                 from_addr: str, message_domain: str, portal_url: str | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.db = session_factory
+        self.transport = transport
+        self.sealer = sealer
+        self.from_addr = from_addr
+        self.message_domain = message_domain
+        self.portal_url = portal_url
+        self.clock = clock
+
+    # -- events -> mail requests --------------------------------------------------------------
+
+    def verification_code_mail(self, data: dict) -> MailRequest:
+        secret = self.sealer.open(data["sealed"])
+        return MailRequest("verification_code", data["account_id"], secret["email"],
+                           secret["full_name"], data["language"], {
+                               "full_name": secret["full_name"], "code": secret["code"],
+                               "purpose": data["purpose"],
+                               "expires_at": _parse_time(data["expires_at"]),
+                               "valid_minutes": data.get("valid_minutes", 30),
+                           })
+
+    def registration_attempted_mail(self, data: dict) -> MailRequest:
+        return MailRequest("registration_attempted", data["account_id"], data["email"],
+                           data["full_name"], data["language"],
+                           {"full_name": data["full_name"], "portal_url": self.portal_url})
+
+    def password_changed_mail(self, data: dict) -> MailRequest:
+        return MailRequest("password_changed", data["account_id"], data["email"],
+                           data["full_name"], data["language"], {
+                               "full_name": data["full_name"],
+                               "changed_at": _parse_time(data["changed_at"]),
+                               "portal_url": self.portal_url,
+                           })
+
+    # -- delivery -----------------------------------------------------------------------------
+
+    def deliver(self, event: dict, consumer: str, request: MailRequest,
+                last_attempt: bool) -> str:
+        """Sends the mail for `event` unless `consumer` already did. A transient SMTP failure
+        raises (the handler retries with back-off) except on the last attempt, where the mail
+        is recorded as failed; a permanent one is recorded as failed at once."""
+        event_id = event["id"]
+        now = self.clock()
+        message_id = f"<{event_id}.{request.kind}@{self.message_domain}>"
+        with self.db() as session, session.begin():
+            if inbox.seen(session, consumer, event_id):
+                return Outcome.DUPLICATE
+            mail = session.execute(select(Mail).where(
+                Mail.event_id == event_id, Mail.kind == request.kind)).scalar_one_or_none()
+            if mail is None:
+                mail = Mail(event_id=event_id, kind=request.kind, account_id=request.account_id,
+                            recipient=request.to_addr, language=request.language,
+                            message_id=message_id, status="sending", attempts=0,
+                            created_at=now)
+                session.add(mail)
+            mail.attempts += 1
+            session.flush()
+            mail_id = mail.id
+
+        rendered = render(request.kind, request.language, request.context)
+        message = build_message(rendered, request.to_addr, request.to_name, self.from_addr,
+                                message_id)
+        try:
+            self.transport.send(message)
+        except MailDeliveryError as error:
+            if isinstance(error, PermanentMailError) or last_attempt:
+                self._record_failure(event, consumer, mail_id, request, error)
+                return Outcome.FAILED
+            self._record_error(mail_id, error)
+            raise
+
+        with self.db() as session, session.begin():
+            inbox.remember(session, consumer, event_id)
+            mail = session.get(Mail, mail_id)
+            mail.status, mail.sent_at, mail.last_error = "sent", self.clock(), None
+            outbox.add(session, "mail.sent.v1", {
+                "mail_id": mail_id, "kind": request.kind, "account_id": request.account_id,
+                "language": request.language, "message_id": message_id,
+                "caused_by": event_id, "attempts": mail.attempts,
+                "sent_at": mail.sent_at.isoformat().replace("+00:00", "Z"),
+            }, subject=request.account_id)
+        return Outcome.SENT
+
+    def _record_error(self, mail_id: int, error: Exception) -> None:
+        with self.db() as session, session.begin():
+            session.get(Mail, mail_id).last_error = str(error)[:2000]
+
+    def _record_failure(self, event, consumer, mail_id, request, error) -> None:
+        with self.db() as session, session.begin():
+            inbox.remember(session, consumer, event["id"])
+            mail = session.get(Mail, mail_id)
+            mail.status, mail.last_error = "failed", str(error)[:2000]
+            outbox.add(session, "mail.failed.v1", {
+                "mail_id": mail_id, "kind": request.kind, "account_id": request.account_id,
+                "language": request.language, "caused_by": event["id"],
+                "attempts": mail.attempts, "error": type(error).__name__,
+                "permanent": isinstance(error, PermanentMailError),
+                "failed_at": self.clock().isoformat().replace("+00:00", "Z"),
+            }, subject=request.account_id)
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
