@@ -1,11 +1,11 @@
 """The nameko edge of the auth service: RPC methods that forward to AccountService."""
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.shared.config import database_url, env, require
 from services.shared.db import make_engine, make_session_factory
+from services.shared.errors import service_rpc
 from services.shared.metrics import EntrypointMetrics
 from services.shared.outbox import OutboxRelay
 from services.shared.sealed import Sealer
@@ -47,47 +47,47 @@ class AuthService:
     relay = OutboxRelay(outbox, _auth_database_url)
     metrics = EntrypointMetrics()
 
-    @rpc
+    @service_rpc
     def ping(self):
         return "pong"
 
-    @rpc
+    @service_rpc
     def register(self, email, password, full_name, organisation, language, client_ip):
         self.accounts.register(email, password, full_name, organisation, language, client_ip)
 
-    @rpc
+    @service_rpc
     def resend_verification(self, email, client_ip):
         self.accounts.resend_verification(email, client_ip)
 
-    @rpc
+    @service_rpc
     def verify_account(self, email, code, client_ip):
         return self.accounts.verify_account(email, code, client_ip)
 
-    @rpc
+    @service_rpc
     def login(self, email, password, client_ip):
         return self.accounts.login(email, password, client_ip)
 
-    @rpc
+    @service_rpc
     def logout(self, token):
         self.accounts.logout(token)
 
-    @rpc
+    @service_rpc
     def authenticate(self, token):
         return self.accounts.authenticate(token)
 
-    @rpc
+    @service_rpc
     def set_newsletter(self, token, subscribed):
         return self.accounts.set_newsletter(token, subscribed)
 
-    @rpc
+    @service_rpc
     def request_password_reset(self, email, client_ip):
         self.accounts.request_password_reset(email, client_ip)
 
-    @rpc
+    @service_rpc
     def verify_password_reset(self, email, code, client_ip):
         return self.accounts.verify_password_reset(email, code, client_ip)
 
-    @rpc
+    @service_rpc
     def complete_password_reset(self, reset_token, password, client_ip):
         self.accounts.complete_password_reset(reset_token, password, client_ip)
 

@@ -5,6 +5,7 @@ turns a code into an HTTP status and a sentence in the user's language (see gate
 Registered with nameko so the gateway receives a `ServiceError`, not a bare RemoteError."""
 
 from nameko.exceptions import deserialize_to_instance
+from nameko.rpc import rpc
 
 
 @deserialize_to_instance
@@ -22,3 +23,8 @@ class ServiceError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code} {self.details}" if self.details else self.code
+
+
+# An RPC entrypoint whose ServiceErrors are answers, not failures: nameko logs them as
+# expected (a warning) instead of as a crash.
+service_rpc = rpc(expected_exceptions=ServiceError)

@@ -4,8 +4,9 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-21 09:14:48.086653
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+
 from services.shared.db import UtcDateTime
 
 revision = '0001'
