@@ -1,9 +1,11 @@
 """The nameko edge of the auth service: RPC methods that forward to AccountService."""
 
+from datetime import timedelta
+
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
-from services.shared.config import database_url, env, require
+from services.shared.config import database_url, env, env_int, require
 from services.shared.db import make_engine, make_session_factory
 from services.shared.errors import service_rpc
 from services.shared.metrics import EntrypointMetrics
@@ -12,11 +14,17 @@ from services.shared.sealed import Sealer
 
 from .limits import RateLimiter, parse_limits
 from .models import outbox
-from .service import AccountService, AuthSettings
+from .service import AccountService, AuthSettings, utcnow
 
 
 def _auth_database_url() -> str:
     return database_url("auth")
+
+
+def _clock(offset_seconds: int):
+    """A test restarts auth in the future to see a code expire. Never set in production."""
+    offset = timedelta(seconds=offset_seconds)
+    return lambda: utcnow() + offset
 
 
 class Accounts(DependencyProvider):
@@ -31,6 +39,7 @@ class Accounts(DependencyProvider):
             limiter=RateLimiter(session_factory, parse_limits(env("AUTH_RATE_LIMITS"))),
             sealer=Sealer.from_env(),
             settings=AuthSettings(code_key=bytes.fromhex(require("CODE_HASH_KEY"))),
+            clock=_clock(env_int("AUTH_CLOCK_OFFSET_SECONDS", 0)),
         )
 
     def stop(self):

@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 CLAIM_SECONDS = 30
 BATCH = 100
 # Fault injection for tests: stop the process between the commit and the publish, or between
-# the publish and the bookkeeping. Never set in production.
+# the publish and the bookkeeping, of the first event (of a given type: `mode:event.type.v1`).
+# Never set in production.
 FAULT_ENV = "OUTBOX_RELAY_FAULT"
 
 
@@ -90,7 +91,8 @@ class Relay:
         self.exchange = events_exchange(outbox.service)
         self.publisher = Publisher(amqp_uri, use_confirms=True, serializer=cloudevents.SERIALIZER,
                                    declare=[self.exchange])
-        self.fault = os.environ.get(FAULT_ENV)
+        fault, _, self.fault_event_type = os.environ.get(FAULT_ENV, "").partition(":")
+        self.fault = fault or None
 
     def _claim(self) -> list:
         now = datetime.now(UTC)
@@ -123,10 +125,13 @@ class Relay:
         self.refresh_backlog()
         return published
 
-    def _publish(self, row) -> None:
-        if self.fault == "exit_before_publish":
-            log.warning("fault injection: exiting before publishing %s", row.event_id)
+    def _fault(self, moment: str, row) -> None:
+        if self.fault == moment and self.fault_event_type in ("", row.event_type):
+            log.warning("fault injection: exiting at %s of %s", moment, row.event_id)
             os._exit(70)
+
+    def _publish(self, row) -> None:
+        self._fault("exit_before_publish", row)
         try:
             self.publisher.publish(
                 json.loads(row.envelope), exchange=self.exchange, routing_key=row.event_type,
@@ -135,9 +140,7 @@ class Relay:
             metrics.OUTBOX_PUBLISH_FAILURES.labels(self.outbox.service).inc()
             self._release(row.id)
             raise
-        if self.fault == "exit_after_publish":
-            log.warning("fault injection: exiting after publishing %s", row.event_id)
-            os._exit(70)
+        self._fault("exit_after_publish", row)
         with Session(self.engine) as session, session.begin():
             session.execute(delete(self.table).where(self.table.c.id == row.id))
         metrics.EVENTS_PUBLISHED.labels(self.outbox.service, row.event_type).inc()

@@ -27,12 +27,24 @@ def nameko_config() -> dict:
     }
 
 
+class _ExpectedErrorsWithoutTraceback(logging.Filter):
+    """nameko logs an RPC's expected ServiceError (a wrong code, a weak password) with its
+    traceback; the one-line message is all an operator needs."""
+
+    def filter(self, record):
+        if record.getMessage().startswith("(expected)"):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def setup_logging(service: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         static_fields={"service": service}))
+    handler.addFilter(_ExpectedErrorsWithoutTraceback())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(env("LOG_LEVEL", "INFO"))

@@ -1,0 +1,23 @@
+"""The gateway's settings, read from the environment only (12-factor).
+
+They land in `app.config` under these names; `create_app(config=...)` overrides any of them
+(tests do, the process never does)."""
+
+from services.shared.config import amqp_uri, env, env_float, env_int
+
+MAX_BODY_BYTES = 16 * 1024
+
+
+def config_from_env() -> dict:
+    return {
+        "AMQP_URI": amqp_uri(),
+        # One started proxy per gunicorn thread: gunicorn_conf.py sizes the threads from it too.
+        "RPC_POOL_SIZE": env_int("RPC_POOL_SIZE", 8),
+        "RPC_TIMEOUT_SECONDS": env_float("RPC_TIMEOUT_SECONDS", 10.0),
+        "READINESS_TIMEOUT_SECONDS": env_float("READINESS_TIMEOUT_SECONDS", 2.0),
+        # How many reverse proxies in front of us may set X-Forwarded-For/-Proto. 0: none is
+        # trusted, the client address is the TCP peer's (a forged header changes nothing).
+        "TRUSTED_PROXY_COUNT": env_int("TRUSTED_PROXY_COUNT", 0),
+        "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
+    }

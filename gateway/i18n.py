@@ -1,0 +1,33 @@
+"""The language of the words the gateway writes (error messages).
+
+`?lang=fr|en` wins, then the best match of `Accept-Language` among our languages, else French.
+Catalogs: translations/<lang>/LC_MESSAGES/messages.po, compiled to .mo (see gateway/README.md).
+"""
+
+from babel.lists import format_list
+from flask import Flask, request
+from flask_babel import Babel, get_locale
+
+LANGUAGES = ("fr", "en")
+DEFAULT_LANGUAGE = "fr"
+
+
+def select_language() -> str:
+    asked = request.args.get("lang", "")
+    if asked in LANGUAGES:
+        return asked
+    return request.accept_languages.best_match(LANGUAGES, default=DEFAULT_LANGUAGE)
+
+
+def current_language() -> str:
+    return get_locale().language
+
+
+def join_words(items: list[str]) -> str:
+    """"a, b et c" in French, "a, b, and c" in English."""
+    return format_list(items, locale=get_locale())
+
+
+def init_app(app: Flask) -> None:
+    Babel(app, default_locale=DEFAULT_LANGUAGE, default_translation_directories="translations",
+          locale_selector=select_language)

@@ -1,0 +1,85 @@
+"""The OpenAPI document describes every API route, is valid OpenAPI 3.1, and publishes the
+very schemas that requests are validated against."""
+
+import pytest
+import schemathesis
+from jsonschema import Draft202012Validator
+
+from gateway import schemas
+from gateway.errors import ERRORS
+from gateway.operations import OPERATIONS
+
+
+@pytest.fixture
+def document(client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    return response.json
+
+
+def test_it_is_a_valid_openapi_3_1_document(document):
+    try:
+        from openapi_spec_validator import validate
+    except ImportError:  # not a pinned dependency: schemathesis carries the OAS 3.1 meta-schema
+        schemathesis.openapi.from_dict(document).validate()
+    else:
+        validate(document)
+    assert document["openapi"].startswith("3.1.")
+
+
+def test_every_api_route_is_documented(app, document):
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1"):
+            continue
+        path = rule.rule.replace("<", "{").replace(">", "}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in document["paths"].get(path, {}), f"{method} {path}"
+
+
+def test_the_published_request_schemas_are_the_validation_schemas(document):
+    for op in OPERATIONS:
+        published = document["paths"][op.openapi_path][op.method.lower()]
+        if op.body is None:
+            assert "requestBody" not in published
+            continue
+        assert published["requestBody"]["content"]["application/json"]["schema"] == op.body
+
+
+def test_every_schema_is_valid_draft_2020_12():
+    for name in dir(schemas):
+        value = getattr(schemas, name)
+        if name.isupper() and isinstance(value, dict):
+            Draft202012Validator.check_schema(value)
+
+
+def test_documented_errors_use_the_error_table(document):
+    assert document["components"]["schemas"]["Error"] == schemas.ERROR
+    for path_item in document["paths"].values():
+        for operation in path_item.values():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    assert response["content"]["application/json"]["schema"] == {
+                        "$ref": "#/components/schemas/Error"}
+                    assert {ERRORS[code].status for code in _codes(response)} == {int(status)}
+
+
+def _codes(response):
+    return [part.strip(" `.") for part in
+            response["description"].removeprefix("Error codes: ").split(",")]
+
+
+def test_operations_documented_as_in_api_md(document):
+    expected = {
+        ("post", "/api/v1/accounts"): "202", ("post", "/api/v1/accounts/verify"): "200",
+        ("post", "/api/v1/accounts/verify/resend"): "202", ("post", "/api/v1/sessions"): "200",
+        ("delete", "/api/v1/sessions/current"): "204", ("get", "/api/v1/me"): "200",
+        ("put", "/api/v1/me/newsletter"): "200", ("post", "/api/v1/password-resets"): "202",
+        ("post", "/api/v1/password-resets/verify"): "200",
+        ("post", "/api/v1/password-resets/complete"): "204",
+    }
+    for (method, path), status in expected.items():
+        responses = document["paths"][path][method]["responses"]
+        assert status in responses
+    assert "429" in document["paths"]["/api/v1/accounts/verify/resend"]["post"]["responses"]
+    assert "401" in document["paths"]["/api/v1/sessions"]["post"]["responses"]
+    assert document["paths"]["/api/v1/me"]["get"]["security"]

@@ -1,0 +1,44 @@
+"""Steps of the account journey through the gateway, shared by the integration tests and the
+benchmarks."""
+
+from __future__ import annotations
+
+import requests
+
+from tests.support.smtp import find_code, sent_to
+
+PASSWORD = "Tr4in-Station-Bl00m"
+NEW_PASSWORD = "Gl4cier-Harbour-Mint"
+
+
+def register(system, email: str, language: str = "fr", password: str = PASSWORD,
+             full_name: str = "Jane Doe") -> requests.Response:
+    response = system.api("POST", "/api/v1/accounts", json={
+        "email": email, "password": password, "full_name": full_name,
+        "organisation": "Example News", "language": language})
+    assert response.status_code == 202, response.text
+    return response
+
+
+def code_mails(system, email: str, count: int = 1, timeout: float = 30.0):
+    return system.smtp.wait_for(sent_to(email), count=count, timeout=timeout)
+
+
+def latest_code(system, email: str, count: int = 1) -> str:
+    return find_code(code_mails(system, email, count)[-1])
+
+
+def verify(system, email: str, code: str) -> requests.Response:
+    return system.api("POST", "/api/v1/accounts/verify", json={"email": email, "code": code})
+
+
+def login(system, email: str, password: str = PASSWORD) -> requests.Response:
+    return system.api("POST", "/api/v1/sessions", json={"email": email, "password": password})
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def error_code(response: requests.Response) -> str:
+    return response.json()["error"]["code"]

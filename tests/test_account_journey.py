@@ -1,0 +1,149 @@
+"""The account journey through the gateway, against real RabbitMQ, SMTP and each database."""
+
+import json
+
+import pytest
+
+from tests.journeys import (
+    NEW_PASSWORD,
+    PASSWORD,
+    bearer,
+    code_mails,
+    error_code,
+    latest_code,
+    login,
+    register,
+    verify,
+)
+from tests.support.smtp import find_code, sent_to, text_of
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_whole_journey_and_no_secret_on_the_bus(system_factory):
+    system = system_factory()
+    tap = system.tap()
+    email = "jane@example.org"
+
+    register(system, email, language="en")
+    [mail] = code_mails(system, email)
+    assert "expires in 30 minutes" in text_of(mail)
+    code = find_code(mail)
+    verified = verify(system, email, code)
+    assert verified.status_code == 200, verified.text
+    first_token = verified.json()["token"]
+
+    me = system.api("GET", "/api/v1/me", headers=bearer(first_token))
+    assert me.status_code == 200
+    assert {k: me.json()[k] for k in ("email", "verified", "language", "newsletter")} == {
+        "email": email, "verified": True, "language": "en", "newsletter": False}
+    subscribed = system.api("PUT", "/api/v1/me/newsletter", json={"subscribed": True},
+                            headers=bearer(first_token))
+    assert subscribed.status_code == 200 and subscribed.json()["newsletter"] is True
+
+    assert system.api("DELETE", "/api/v1/sessions/current",
+                      headers=bearer(first_token)).status_code == 204
+    assert system.api("GET", "/api/v1/me", headers=bearer(first_token)).status_code == 401
+    second_token = login(system, email).json()["token"]
+
+    assert system.api("POST", "/api/v1/password-resets", json={"email": email}).status_code == 202
+    reset_code = latest_code(system, email, count=2)
+    reset = system.api("POST", "/api/v1/password-resets/verify",
+                       json={"email": email, "code": reset_code})
+    assert reset.status_code == 200, reset.text
+    completed = system.api("POST", "/api/v1/password-resets/complete", json={
+        "reset_token": reset.json()["reset_token"], "password": NEW_PASSWORD})
+    assert completed.status_code == 204, completed.text
+
+    assert system.api("GET", "/api/v1/me", headers=bearer(second_token)).status_code == 401
+    assert error_code(login(system, email, PASSWORD)) == "invalid_credentials"
+    assert login(system, email, NEW_PASSWORD).status_code == 200
+    changed = code_mails(system, email, count=3)[-1]
+    assert "password" in changed["Subject"].lower()
+
+    # Every event of the journey went by; none of them carries a secret in clear.
+    for event_type in ("account.registered.v1", "verification_code.issued.v1",
+                       "account.verified.v1", "newsletter.subscription_changed.v1",
+                       "password.changed.v1", "mail.sent.v1"):
+        tap.wait_for(event_type)
+    secrets = [PASSWORD, NEW_PASSWORD, code, reset_code, "$argon2", first_token, second_token,
+               reset.json()["reset_token"]]
+    for message in tap.messages:
+        body = message.body.decode()
+        assert message.properties.content_type == "application/cloudevents+json"
+        event = json.loads(body)
+        assert event["specversion"] == "1.0" and event["id"] == message.properties.message_id
+        for secret in secrets:
+            assert secret not in body, f"{secret!r} in {message.routing_key}"
+
+
+def test_bad_codes_are_refused_each_with_its_error(system_factory):
+    system = system_factory()
+    for address in ("jane@example.org", "john@example.org", "third@example.org"):
+        register(system, address)
+    janes = latest_code(system, "jane@example.org")
+    johns = latest_code(system, "john@example.org")
+
+    other = verify(system, "third@example.org", janes)           # another account's code
+    assert (other.status_code, error_code(other)) == (400, "invalid_code")
+
+    wrong = f"{(int(johns) + 1) % 1_000_000:06d}"
+    answers = [verify(system, "john@example.org", wrong) for _ in range(5)]
+    assert [error_code(a) for a in answers] == ["invalid_code"] * 4 + ["too_many_attempts"]
+    assert error_code(verify(system, "john@example.org", johns)) == "too_many_attempts"
+
+    assert verify(system, "jane@example.org", janes).status_code == 200
+    reused = verify(system, "jane@example.org", janes)
+    assert error_code(reused) == "invalid_code"
+
+    register(system, "late@example.org")
+    late_code = latest_code(system, "late@example.org")
+    system.stop("auth")
+    system.start("auth", {"AUTH_CLOCK_OFFSET_SECONDS": str(31 * 60)})
+    expired = verify(system, "late@example.org", late_code)
+    assert (expired.status_code, error_code(expired)) == (400, "code_expired")
+
+
+def test_no_enumeration_and_a_warning_to_the_owner(system_factory):
+    system = system_factory()
+    register(system, "owner@example.org")
+    verify(system, "owner@example.org", latest_code(system, "owner@example.org"))
+
+    again = register(system, "owner@example.org")
+    fresh = register(system, "fresh@example.org")
+    assert again.json() == fresh.json()
+    warning = code_mails(system, "owner@example.org", count=2)[-1]
+    with pytest.raises(AssertionError):
+        find_code(warning)    # no code: a notice that someone tried
+    resets = [system.api("POST", "/api/v1/password-resets", json={"email": e})
+              for e in ("owner@example.org", "nobody@example.org")]
+    assert [r.status_code for r in resets] == [202, 202]
+    assert resets[0].json() == resets[1].json()
+    system.smtp.assert_nothing_sent(sent_to("nobody@example.org"), within=1.0)
+
+
+def test_resend_is_rate_limited_with_retry_after(system_factory):
+    system = system_factory()
+    register(system, "jane@example.org")
+    first = system.api("POST", "/api/v1/accounts/verify/resend", json={"email": "jane@example.org"})
+    assert first.status_code == 202
+    second = system.api("POST", "/api/v1/accounts/verify/resend",
+                        json={"email": "jane@example.org"})
+    assert second.status_code == 429 and error_code(second) == "rate_limited"
+    assert 0 < int(second.headers["Retry-After"]) <= 60
+    new_code = latest_code(system, "jane@example.org", count=2)
+    assert verify(system, "jane@example.org", new_code).status_code == 200
+
+
+def test_weak_password_lists_the_broken_rules_in_the_users_language(system_factory):
+    system = system_factory()
+    body = {"email": "jane@example.org", "password": "password", "full_name": "Jane",
+            "organisation": "Example", "language": "fr"}
+    answers = {lang: system.api("POST", f"/api/v1/accounts?lang={lang}", json=body)
+               for lang in ("fr", "en")}
+    for answer in answers.values():
+        assert answer.status_code == 400 and error_code(answer) == "weak_password"
+        assert answer.json()["error"]["rules"] == ["min_length", "uppercase", "digit", "symbol"]
+    assert "12" in answers["fr"].json()["error"]["message"]
+    assert answers["fr"].json()["error"]["message"] != answers["en"].json()["error"]["message"]
+    system.smtp.assert_nothing_sent(within=1.0)
