@@ -38,7 +38,6 @@ from .db import UtcDateTime, make_engine
 
 log = logging.getLogger(__name__)
 
-CLAIM_SECONDS = 30
 BATCH = 100
 # Fault injection for tests: stop the process between the commit and the publish, or between
 # the publish and the bookkeeping, of the first event (of a given type: `mode:event.type.v1`).
@@ -93,6 +92,9 @@ class Relay:
                                    declare=[self.exchange])
         fault, _, self.fault_event_type = os.environ.get(FAULT_ENV, "").partition(":")
         self.fault = fault or None
+        # How long a relay owns the rows it is publishing. A relay that dies leaves them to
+        # the others (or to its restart) after this; it must outlast one confirmed publish.
+        self.claim = timedelta(seconds=env_float("OUTBOX_CLAIM_SECONDS", 15.0))
 
     def _claim(self) -> list:
         now = datetime.now(UTC)
@@ -107,7 +109,7 @@ class Relay:
             claimed = session.execute(
                 update(t)
                 .where(t.c.id.in_(ids), or_(t.c.claimed_until.is_(None), t.c.claimed_until < now))
-                .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
+                .values(claimed_until=now + self.claim,
                         attempts=t.c.attempts + 1)
                 .returning(t.c.id, t.c.event_id, t.c.event_type, t.c.envelope)
             ).all()
@@ -117,8 +119,13 @@ class Relay:
         """Publish everything committed so far; returns how many events the broker confirmed."""
         published = 0
         while rows := self._claim():
-            for row in rows:
-                self._publish(row)
+            for index, row in enumerate(rows):
+                try:
+                    self._publish(row)
+                except Exception:
+                    metrics.OUTBOX_PUBLISH_FAILURES.labels(self.outbox.service).inc()
+                    self._release([r.id for r in rows[index:]])
+                    raise
                 published += 1
             if len(rows) < BATCH:
                 break
@@ -132,22 +139,18 @@ class Relay:
 
     def _publish(self, row) -> None:
         self._fault("exit_before_publish", row)
-        try:
-            self.publisher.publish(
-                json.loads(row.envelope), exchange=self.exchange, routing_key=row.event_type,
-                message_id=row.event_id, delivery_mode=2, mandatory=False)
-        except Exception:
-            metrics.OUTBOX_PUBLISH_FAILURES.labels(self.outbox.service).inc()
-            self._release(row.id)
-            raise
+        self.publisher.publish(
+            json.loads(row.envelope), exchange=self.exchange, routing_key=row.event_type,
+            message_id=row.event_id, delivery_mode=2, mandatory=False)
         self._fault("exit_after_publish", row)
         with Session(self.engine) as session, session.begin():
             session.execute(delete(self.table).where(self.table.c.id == row.id))
         metrics.EVENTS_PUBLISHED.labels(self.outbox.service, row.event_type).inc()
 
-    def _release(self, row_id: int) -> None:
+    def _release(self, row_ids: list[int]) -> None:
+        """Hands unpublished rows back at once, for the next try (this relay's or another's)."""
         with Session(self.engine) as session, session.begin():
-            session.execute(update(self.table).where(self.table.c.id == row_id)
+            session.execute(update(self.table).where(self.table.c.id.in_(row_ids))
                             .values(claimed_until=None))
 
     def refresh_backlog(self) -> int:

@@ -1,0 +1,47 @@
+"""Schemathesis fuzzes the live gateway (real auth and mailer behind it, each database) from
+the OpenAPI document it serves: whatever the body, no answer is a server error."""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+from tests.support.databases import BACKENDS
+from tests.support.smtp import SmtpCapture
+from tests.support.system import NewsreelSystem
+
+pytestmark = pytest.mark.integration
+
+# The fuzzer is one client address hammering every endpoint: rate limits would answer 429
+# to nearly everything and hide the code paths behind them.
+UNLIMITED = ",".join(f"{name}=1000000/60" for name in (
+    "register_ip", "register_email", "resend_email", "resend_email_hourly", "resend_ip",
+    "login_email", "login_ip", "code_email", "code_ip", "reset_email", "reset_email_hourly",
+    "reset_ip"))
+
+
+@pytest.fixture(scope="module", params=BACKENDS, ids=[f"db={b}" for b in BACKENDS])
+def live_system(request, tmp_path_factory):
+    with SmtpCapture() as smtp, NewsreelSystem(
+            backend=request.param, tmp_path=tmp_path_factory.mktemp("fuzz"), smtp=smtp,
+            env={"AUTH_RATE_LIMITS": UNLIMITED}) as system:
+        yield system.start()
+
+
+def test_no_request_makes_the_live_gateway_fail(live_system):
+    schema = schemathesis.openapi.from_url(f"{live_system.url}/api/v1/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 10
+    failures = []
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck),
+                  database=None)
+        def fuzz(case):
+            response = case.call(timeout=30)
+            if response.status_code >= 500:
+                failures.append(f"{case.method} {case.path} {case.body!r}: "
+                                f"{response.status_code} {response.text[:300]}")
+
+        fuzz()
+    assert failures == []
