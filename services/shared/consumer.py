@@ -11,7 +11,6 @@ confirmed by the broker, so a crash in between redelivers the message instead of
 import logging
 import traceback
 
-from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu import Queue
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
@@ -73,18 +72,9 @@ class ReliableEventHandler(EventHandler):
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
 
-    def _settle(self, settle, message) -> None:
-        """Acks or requeues; if the connection died meanwhile the broker already took the
-        message back and will redeliver it (the handler is idempotent), so this is no crash."""
-        try:
-            settle(message)
-        except (OSError, AmqpConnectionError) as error:
-            log.warning("broker connection lost before the ack (%s); the message will be "
-                        "redelivered", error)
-
     def _handle_result(self, message, attempt, worker_ctx, result, exc_info):
         if exc_info is None:
-            self._settle(self.queue_consumer.ack_message, message)
+            self.queue_consumer.ack_message(message)
             return result, exc_info
         try:
             if attempt <= len(self.delays):
@@ -100,9 +90,9 @@ class ReliableEventHandler(EventHandler):
                           self.method_name, attempt, self.dlq.name)
         except Exception:
             log.exception("could not schedule a retry; the message goes back to its queue")
-            self._settle(self.queue_consumer.requeue_message, message)
+            self.queue_consumer.requeue_message(message)
         else:
-            self._settle(self.queue_consumer.ack_message, message)
+            self.queue_consumer.ack_message(message)
         return result, exc_info
 
     def _republish(self, message, queue_name, attempt, exc_info):

@@ -10,7 +10,7 @@ import eventlet
 from nameko.runners import ServiceRunner
 from pythonjsonlogger.json import JsonFormatter
 
-from . import cloudevents
+from . import cloudevents, nameko_fixes
 from .config import amqp_uri, env, env_int
 from .metrics import serve_metrics
 
@@ -55,6 +55,7 @@ def setup_logging(service: str) -> None:
 def run(service_cls, default_metrics_port: int) -> None:
     service = service_cls.name
     setup_logging(service)
+    nameko_fixes.apply()
     port = env_int("METRICS_PORT", default_metrics_port)
     serve_metrics(port)
     runner = ServiceRunner(nameko_config())

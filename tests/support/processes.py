@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -80,6 +81,14 @@ def all_of(*checks: Callable[[], bool]) -> Callable[[], bool]:
     return check
 
 
+def _describe(argv: Sequence[str]) -> str:
+    def short(arg: str) -> str:
+        arg = arg.replace("\n", "⏎")
+        return shlex.quote(arg if len(arg) <= 100 else arg[:100] + "…")
+
+    return " ".join(short(str(arg)) for arg in argv)
+
+
 class ServiceNotReady(AssertionError):
     pass
 
@@ -95,6 +104,10 @@ class ServiceProcess:
         self.log_path = self.log_dir / f"{name}.log"
         self.popen: subprocess.Popen | None = None
         self.starts = 0
+        self.log_offset = 0          # where this start's output begins in the log
+        self._terminated = False     # SIGTERM already sent to this run
+        self._exit_expected = False  # the harness stopped/killed it, or a test waited for it
+        self.unexpected_exits: list[int] = []   # exit codes of earlier runs that died alone
 
     def __repr__(self) -> str:
         state = "not started" if self.popen is None else (
@@ -115,17 +128,32 @@ class ServiceProcess:
     def running(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
+    @property
+    def died_unexpectedly(self) -> bool:
+        """The current run ended by itself, and no test said it expected that."""
+        return (self.popen is not None and self.popen.poll() is not None
+                and not self._exit_expected)
+
+    def expect_exit(self) -> None:
+        """Tells the harness that this run ending by itself is what the test wants."""
+        self._exit_expected = True
+
     # --- life cycle ----------------------------------------------------------------------
     def start(self, extra_env: Mapping[str, str] | None = None) -> ServiceProcess:
         if self.running:
             raise RuntimeError(f"{self.name} is already running (pid {self.pid})")
         env = {**self.env, **(extra_env or {})}
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        if self.died_unexpectedly:
+            self.unexpected_exits.append(self.returncode)
         self.starts += 1
+        self._terminated = False
+        self._exit_expected = False
         with open(self.log_path, "ab") as log:
-            log.write(f"\n===== start #{self.starts} of {self.name}: {' '.join(self.argv)} "
+            log.write(f"\n===== start #{self.starts} of {self.name}: {_describe(self.argv)} "
                       f"at {time.strftime('%H:%M:%S')} =====\n".encode())
             log.flush()
+            self.log_offset = log.tell()   # this run's output starts after the header
             self.popen = subprocess.Popen(
                 self.argv, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -156,19 +184,27 @@ class ServiceProcess:
         """Waits for the process to end by itself (e.g. an injected fault); returns its code."""
         if self.popen is None:
             raise RuntimeError(f"{self.name} was never started")
+        self._exit_expected = True
         try:
             return self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(
                 f"{self.name} still running after {timeout} s\n{self.tail()}") from None
 
+    def terminate(self) -> None:
+        """Sends SIGTERM without waiting (to stop several processes at once, then `stop()`)."""
+        if self.popen is not None and self.popen.poll() is None and not self._terminated:
+            self._terminated = True
+            self._exit_expected = True
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.send_signal(signal.SIGTERM)
+
     def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM (graceful), then SIGKILL to the whole group after `timeout` seconds."""
         if self.popen is None:
             return None
         if self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.popen.send_signal(signal.SIGTERM)
+            self.terminate()
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -180,6 +216,8 @@ class ServiceProcess:
         """SIGKILL to the process and its children: a crash, with no chance to clean up."""
         if self.popen is None:
             return None
+        if self.popen.poll() is None:
+            self._exit_expected = True
         self._kill_group()
         return self._reap()
 
@@ -195,13 +233,31 @@ class ServiceProcess:
         except FileNotFoundError:
             return ""
 
+    def log_since_start(self) -> str:
+        """The output of the current (or last) run only."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(self.log_offset)
+                return log.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_says(self, text: str) -> Callable[[], bool]:
+        """Ready check: this run's output contains `text`."""
+
+        def check() -> bool:
+            return text in self.log_since_start()
+
+        check.__doc__ = f"{self.name}'s log says {text!r}"
+        return check
+
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
-    def wait_for_log(self, text: str, timeout: float = 30.0, since: int = 0) -> None:
-        """Waits until the log contains `text` (after character offset `since`)."""
+    def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
+        """Waits until this run's output contains `text`."""
         deadline = time.monotonic() + timeout
-        while text not in self.log_text()[since:]:
+        while text not in self.log_since_start():
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"{self.name}'s log never said {text!r} in {timeout} s\n{self.tail()}")

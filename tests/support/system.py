@@ -134,13 +134,11 @@ class NewsreelSystem:
             "migrate": [self.python, "-m", "services.shared.migrate", *DATABASES],
             "auth": [self.python, "-m", "services.auth"],
             "mailer": [self.python, "-m", "services.mailer"],
+            # the production settings (gateway/gunicorn_conf.py), on a port of its own
             "gateway": [
-                _gunicorn(self.python), "--bind", f"127.0.0.1:{self.ports['gateway']}",
-                "--worker-class", "gthread", "--workers", "1", "--threads", "8",
-                "--graceful-timeout", "10",
-                # gunicorn ≥ 25 opens a control socket at one fixed path per user by default:
-                # gateways of parallel tests would fight over it
-                "--no-control-socket", "gateway.wsgi:app"],
+                _gunicorn(self.python), "-c", "python:gateway.gunicorn_conf",
+                "--bind", f"127.0.0.1:{self.ports['gateway']}", "--graceful-timeout", "10",
+                "gateway.wsgi:app"],
         }
 
     def _process_env(self, name: str) -> dict[str, str]:
