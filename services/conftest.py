@@ -3,9 +3,26 @@ embedded default) and on PostgreSQL."""
 
 import pytest
 
+from services.shared.db import make_engine, make_session_factory
+from services.shared.migrate import upgrade
 from tests.support.databases import BACKENDS, database_url
 
 
 @pytest.fixture(params=BACKENDS)
 def service_database_url(request, tmp_path):
     return database_url(request.param, request.node.name, tmp_path, request.addfinalizer)
+
+
+@pytest.fixture
+def migrated_database(service_database_url):
+    """`migrated_database("auth")`: a session factory on that service's schema, at head."""
+    engines = []
+
+    def session_factory_for(service: str):
+        upgrade(service, service_database_url)
+        engines.append(make_engine(service_database_url))
+        return make_session_factory(engines[-1])
+
+    yield session_factory_for
+    for engine in engines:
+        engine.dispose()

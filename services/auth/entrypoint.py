@@ -8,15 +8,15 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
 from services.shared.config import database_url, env, env_int, require
-from services.shared.db import make_engine, make_session_factory
+from services.shared.db import Database
 from services.shared.errors import service_rpc
 from services.shared.metrics import EntrypointMetrics
 from services.shared.outbox import OutboxRelay
 from services.shared.sealed import Sealer
 
-from .limits import RateLimiter, parse_limits
+from .limits import parse_limits
 from .models import outbox
-from .service import AccountService, AuthSettings, utcnow
+from .service import AccountService, AuthSettings, Passwords, utcnow
 
 
 def _auth_database_url() -> str:
@@ -41,35 +41,35 @@ def _clock(offset_seconds: int):
     return lambda: utcnow() + offset
 
 
-class Accounts(DependencyProvider):
-    """One AccountService per container, built from the environment (the one wiring place)."""
+class AccountServiceParts(DependencyProvider):
+    """What AccountService needs besides a session, built once per process from the
+    environment (the one wiring place)."""
 
     def setup(self):
-        self.engine = make_engine(_auth_database_url())
-        session_factory = make_session_factory(self.engine)
-        self.service = AccountService(
-            session_factory=session_factory,
-            outbox=outbox,
-            limiter=RateLimiter(session_factory, parse_limits(env("AUTH_RATE_LIMITS"))),
-            sealer=Sealer.from_env(),
-            settings=AuthSettings(code_key=bytes.fromhex(require("CODE_HASH_KEY"))),
-            hasher=OffloadedHasher(),
-            clock=_clock(env_int("AUTH_CLOCK_OFFSET_SECONDS", 0)),
-        )
-
-    def stop(self):
-        self.engine.dispose()
+        self.parts = {
+            "outbox": outbox,
+            "limits": parse_limits(env("AUTH_RATE_LIMITS")),
+            "sealer": Sealer.from_env(),
+            "settings": AuthSettings(code_key=bytes.fromhex(require("CODE_HASH_KEY"))),
+            "passwords": Passwords(OffloadedHasher()),
+            "clock": _clock(env_int("AUTH_CLOCK_OFFSET_SECONDS", 0)),
+        }
 
     def get_dependency(self, worker_ctx):
-        return self.service
+        return self.parts
 
 
 class AuthService:
     name = "auth"
 
-    accounts = Accounts()
+    db = Database(_auth_database_url)
+    parts = AccountServiceParts()
     relay = OutboxRelay(outbox, _auth_database_url)
     metrics = EntrypointMetrics()
+
+    @property
+    def accounts(self) -> AccountService:
+        return AccountService(self.db, **self.parts)
 
     @service_rpc
     def ping(self):

@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session
 
+from services.shared.db import transaction
 from services.shared.errors import ServiceError
 
 from .models import RateLimitWindow
@@ -54,8 +55,8 @@ def parse_limits(overrides: str | None) -> dict[str, Limit]:
 
 
 class RateLimiter:
-    def __init__(self, session_factory: sessionmaker, limits: dict[str, Limit]):
-        self.session_factory = session_factory
+    def __init__(self, session: Session, limits: dict[str, Limit]):
+        self.session = session
         self.limits = limits
 
     def hit(self, name: str, subject: str, now: datetime) -> None:
@@ -75,7 +76,7 @@ class RateLimiter:
 
     def _count(self, key: str, limit: Limit, now: datetime) -> int | None:
         window = timedelta(seconds=limit.seconds)
-        with self.session_factory() as session, session.begin():
+        with transaction(self.session) as session:
             row = session.get(RateLimitWindow, key, with_for_update=True)
             if row is None:
                 session.add(RateLimitWindow(key=key, window_start=now, hits=1))
@@ -90,6 +91,6 @@ class RateLimiter:
 
     def purge(self, now: datetime) -> None:
         longest = max(limit.seconds for limit in self.limits.values())
-        with self.session_factory() as session, session.begin():
+        with transaction(self.session) as session:
             session.execute(delete(RateLimitWindow).where(
                 RateLimitWindow.window_start < now - timedelta(seconds=longest)))

@@ -62,7 +62,8 @@ class VerificationCode(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
-class Session(Base):
+class UserSession(Base):
+    """A signed-in browser or client; only the token's hash is kept."""
     __tablename__ = "sessions"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)

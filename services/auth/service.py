@@ -13,16 +13,17 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session
 
+from services.shared.db import transaction
 from services.shared.errors import ServiceError
 from services.shared.outbox import Outbox
 from services.shared.sealed import Sealer
 
 from . import domain
 from .domain import CodeOutcome, Purpose
-from .limits import RateLimiter
-from .models import Account, ResetToken, Session, VerificationCode
+from .limits import Limit, RateLimiter
+from .models import Account, ResetToken, UserSession, VerificationCode
 
 SESSION_TTL = timedelta(days=7)
 
@@ -44,20 +45,44 @@ class AuthSettings:
     session_ttl: timedelta = SESSION_TTL
 
 
+class Passwords:
+    """argon2id hashing. Built once per process: it keeps a hash of nothing, so that checking
+    a password for an address without an account costs the same time as a real check and
+    response times do not tell which addresses have accounts."""
+
+    def __init__(self, hasher: PasswordHasher | None = None):
+        self.hasher = hasher or PasswordHasher()
+        self._nothing = self.hasher.hash(domain.new_token())
+
+    def hash(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def matches(self, password_hash: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def waste_time_like_a_check(self, password: str) -> None:
+        self.matches(self._nothing, password)
+
+    def outdated(self, password_hash: str) -> bool:
+        return self.hasher.check_needs_rehash(password_hash)
+
+
 class AccountService:
-    def __init__(self, session_factory: sessionmaker, outbox: Outbox, limiter: RateLimiter,
-                 sealer: Sealer, settings: AuthSettings, hasher: PasswordHasher | None = None,
+    """The use cases, on one worker's database session."""
+
+    def __init__(self, session: Session, outbox: Outbox, limits: dict[str, Limit],
+                 sealer: Sealer, settings: AuthSettings, passwords: Passwords,
                  clock: Callable[[], datetime] = utcnow):
-        self.db = session_factory
+        self.session = session
         self.outbox = outbox
-        self.limiter = limiter
+        self.limiter = RateLimiter(session, limits)
         self.sealer = sealer
         self.settings = settings
-        self.hasher = hasher or PasswordHasher()
+        self.passwords = passwords
         self.clock = clock
-        # Verifying against this when the account does not exist costs the same time as a
-        # real check: response times do not tell which addresses have accounts.
-        self._dummy_hash = self.hasher.hash(domain.new_token())
 
     # -- registration -----------------------------------------------------------------------
 
@@ -69,9 +94,9 @@ class AccountService:
         self.limiter.hit("register_email", domain.email_key(email), now)
         self._require_strong(password)
         language = language if language in domain.LANGUAGES else domain.LANGUAGES[0]
-        password_hash = self.hasher.hash(password)  # always: the same cost for every address
+        password_hash = self.passwords.hash(password)  # always: the same cost for every address
 
-        with self.db() as session, session.begin():
+        with transaction(self.session) as session:
             account = self._account_by_email(session, email)
             if account is None:
                 account = Account(
@@ -108,7 +133,7 @@ class AccountService:
         self.limiter.hit("resend_ip", client_ip, now)
         self.limiter.hit("resend_email", domain.email_key(email), now)
         self.limiter.hit("resend_email_hourly", domain.email_key(email), now)
-        with self.db() as session, session.begin():
+        with transaction(self.session) as session:
             account = self._account_by_email(session, email)
             if account is not None and account.verified_at is None:
                 self._issue_code(session, account, Purpose.VERIFY, now)
@@ -117,7 +142,7 @@ class AccountService:
         now = self.clock()
         email = domain.normalize_email(email)
         self._limit_code_checks(email, client_ip, now)
-        with self.db() as session, session.begin():
+        with transaction(self.session) as session:
             account = self._account_by_email(session, email)
             outcome = self._consume_code(session, account, Purpose.VERIFY, code, now)
             if outcome.outcome is CodeOutcome.OK:
@@ -136,32 +161,33 @@ class AccountService:
         email = domain.normalize_email(email)
         self.limiter.hit("login_ip", client_ip, now)
         self.limiter.hit("login_email", domain.email_key(email), now)
-        with self.db() as session:
+        with transaction(self.session) as session:
             account = self._account_by_email(session, email)
         if account is None:
-            self._password_matches(self._dummy_hash, password)
+            self.passwords.waste_time_like_a_check(password)
             raise ServiceError("invalid_credentials")
-        if not self._password_matches(account.password_hash, password):
+        if not self.passwords.matches(account.password_hash, password):
             raise ServiceError("invalid_credentials")
         if account.verified_at is None:
             raise ServiceError("not_verified")
-        with self.db() as session, session.begin():
+        with transaction(self.session) as session:
             account = session.get(Account, account.id)
-            if self.hasher.check_needs_rehash(account.password_hash):
-                account.password_hash = self.hasher.hash(password)
+            if self.passwords.outdated(account.password_hash):
+                account.password_hash = self.passwords.hash(password)
             return self._open_session(session, account, client_ip, now)
 
     def logout(self, token: str) -> None:
-        with self.db() as session, session.begin():
-            session.execute(delete(Session).where(Session.token_hash == domain.hash_token(token)))
+        with transaction(self.session) as session:
+            session.execute(delete(UserSession).where(
+                UserSession.token_hash == domain.hash_token(token)))
 
     def authenticate(self, token: str) -> dict:
-        with self.db() as session:
+        with transaction(self.session) as session:
             return self._account_for_token(session, token, self.clock()).as_dict()
 
     def set_newsletter(self, token: str, subscribed: bool) -> dict:
         now = self.clock()
-        with self.db() as session, session.begin():
+        with transaction(self.session) as session:
             account = self._account_for_token(session, token, now)
             if account.newsletter != subscribed:
                 account.newsletter = subscribed
@@ -180,7 +206,7 @@ class AccountService:
         self.limiter.hit("reset_ip", client_ip, now)
         self.limiter.hit("reset_email", domain.email_key(email), now)
         self.limiter.hit("reset_email_hourly", domain.email_key(email), now)
-        with self.db() as session, session.begin():
+        with transaction(self.session) as session:
             account = self._account_by_email(session, email)
             if account is not None:
                 self._issue_code(session, account, Purpose.RESET, now)
@@ -189,7 +215,7 @@ class AccountService:
         now = self.clock()
         email = domain.normalize_email(email)
         self._limit_code_checks(email, client_ip, now)
-        with self.db() as session, session.begin():
+        with transaction(self.session) as session:
             account = self._account_by_email(session, email)
             outcome = self._consume_code(session, account, Purpose.RESET, code, now)
             if outcome.outcome is CodeOutcome.OK:
@@ -205,8 +231,8 @@ class AccountService:
         now = self.clock()
         self.limiter.hit("reset_ip", client_ip, now)
         self._require_strong(password)  # before the token is spent: the user may try again
-        password_hash = self.hasher.hash(password)
-        with self.db() as session, session.begin():
+        password_hash = self.passwords.hash(password)
+        with transaction(self.session) as session:
             reset = session.get(ResetToken, domain.hash_token(reset_token), with_for_update=True)
             if reset is None or reset.expires_at <= now:
                 raise ServiceError("invalid_reset_token")
@@ -216,7 +242,7 @@ class AccountService:
             account.password_changed_at = now
             # The code reached the mailbox: the address is proven even if never verified.
             account.verified_at = account.verified_at or now
-            session.execute(delete(Session).where(Session.account_id == account.id))
+            session.execute(delete(UserSession).where(UserSession.account_id == account.id))
             session.execute(delete(VerificationCode).where(
                 VerificationCode.account_id == account.id))
             self.outbox.add(session, "password.changed.v1", {
@@ -229,8 +255,8 @@ class AccountService:
 
     def purge_expired(self) -> None:
         now = self.clock()
-        with self.db() as session, session.begin():
-            session.execute(delete(Session).where(Session.expires_at <= now))
+        with transaction(self.session) as session:
+            session.execute(delete(UserSession).where(UserSession.expires_at <= now))
             session.execute(delete(ResetToken).where(ResetToken.expires_at <= now))
             session.execute(delete(VerificationCode).where(
                 VerificationCode.expires_at <= now - timedelta(days=1)))
@@ -243,7 +269,7 @@ class AccountService:
         return session.execute(select(Account).where(Account.email == email)).scalar_one_or_none()
 
     def _account_for_token(self, session, token: str, now: datetime) -> Account:
-        row = session.get(Session, domain.hash_token(token))
+        row = session.get(UserSession, domain.hash_token(token))
         if row is None or row.expires_at <= now:
             raise ServiceError("unauthorized")
         return session.get(Account, row.account_id)
@@ -252,12 +278,6 @@ class AccountService:
         problems = domain.password_problems(password)
         if problems:
             raise ServiceError("weak_password", {"rules": problems})
-
-    def _password_matches(self, password_hash: str, password: str) -> bool:
-        try:
-            return self.hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
 
     def _limit_code_checks(self, email: str, client_ip: str, now: datetime) -> None:
         self.limiter.hit("code_ip", client_ip, now)
@@ -302,7 +322,7 @@ class AccountService:
     def _open_session(self, session, account: Account, client_ip: str, now: datetime) -> dict:
         token = domain.new_token()
         expires_at = now + self.settings.session_ttl
-        session.add(Session(token_hash=domain.hash_token(token), account_id=account.id,
+        session.add(UserSession(token_hash=domain.hash_token(token), account_id=account.id,
                             created_at=now, expires_at=expires_at, client_ip=client_ip))
         return {"token": token, "expires_at": _iso(expires_at), "account": account.as_dict()}
 

@@ -5,17 +5,16 @@ from urllib.parse import urlsplit
 
 from nameko.extensions import DependencyProvider
 
-from services.shared import metrics
 from services.shared.cloudevents import event_type_of
 from services.shared.config import database_url, env, var_dir
 from services.shared.consumer import Delivery, reliable_handler
-from services.shared.db import make_engine, make_session_factory
-from services.shared.metrics import EntrypointMetrics
+from services.shared.db import Database
+from services.shared.metrics import EVENTS_CONSUMED, EntrypointMetrics
 from services.shared.outbox import OutboxRelay
 from services.shared.sealed import Sealer
 
 from .models import outbox
-from .service import Mailer, Outcome
+from .service import Mailer
 from .transport import transport_from_env
 
 log = logging.getLogger(__name__)
@@ -25,28 +24,24 @@ def _mailer_database_url() -> str:
     return database_url("mailer")
 
 
-class MailerDependency(DependencyProvider):
-    """One Mailer per container, built from the environment (the one wiring place)."""
+class MailerParts(DependencyProvider):
+    """What Mailer needs besides a session, built once per process from the environment (the
+    one wiring place)."""
 
     def setup(self):
-        self.engine = make_engine(_mailer_database_url())
         from_addr = env("MAIL_FROM", "Newsreel <no-reply@newsreel.localhost>")
-        self.mailer = Mailer(
-            session_factory=make_session_factory(self.engine),
-            transport=transport_from_env(env("SMTP_URL"),
-                                         env("MAIL_OUTBOX_DIR", str(var_dir() / "mail-outbox"))),
-            sealer=Sealer.from_env(),
-            from_addr=from_addr,
-            message_domain=from_addr.rsplit("@", 1)[-1].strip(" >") or "newsreel.localhost",
-            portal_url=env("PUBLIC_BASE_URL"),
-        )
+        self.parts = {
+            "transport": transport_from_env(
+                env("SMTP_URL"), env("MAIL_OUTBOX_DIR", str(var_dir() / "mail-outbox"))),
+            "sealer": Sealer.from_env(),
+            "from_addr": from_addr,
+            "message_domain": from_addr.rsplit("@", 1)[-1].strip(" >") or "newsreel.localhost",
+            "portal_url": env("PUBLIC_BASE_URL"),
+        }
         log.info("mail goes to %s", _describe(env("SMTP_URL")) or "the local outbox")
 
-    def stop(self):
-        self.engine.dispose()
-
     def get_dependency(self, worker_ctx):
-        return self.mailer
+        return self.parts
 
 
 def _describe(smtp_url: str | None) -> str | None:
@@ -59,29 +54,33 @@ def _describe(smtp_url: str | None) -> str | None:
 class MailerService:
     name = "mailer"
 
-    mailer = MailerDependency()
+    db = Database(_mailer_database_url)
+    parts = MailerParts()
     delivery = Delivery()
     relay = OutboxRelay(outbox, _mailer_database_url)
     metrics = EntrypointMetrics()
 
+    @property
+    def mailer(self) -> Mailer:
+        return Mailer(self.db, **self.parts)
+
     def _send(self, event, request_for):
+        mailer = self.mailer
         consumer = f"{self.name}.{event_type_of(event)}"
-        outcome = self.mailer.deliver(event, consumer, request_for(event["data"]),
-                                      last_attempt=self.delivery.is_last)
-        metrics.EVENTS_CONSUMED.labels(self.name, event_type_of(event), outcome).inc()
+        outcome = mailer.deliver(event, consumer, request_for(mailer, event["data"]),
+                                 last_attempt=self.delivery.is_last)
+        EVENTS_CONSUMED.labels(self.name, event_type_of(event), outcome).inc()
         return outcome
 
     @reliable_handler("auth", "verification_code.issued.v1")
     def on_verification_code_issued(self, event):
-        return self._send(event, self.mailer.verification_code_mail)
+        return self._send(event, Mailer.verification_code_mail)
 
     @reliable_handler("auth", "account.registration_attempted.v1")
     def on_registration_attempted(self, event):
-        return self._send(event, self.mailer.registration_attempted_mail)
+        return self._send(event, Mailer.registration_attempted_mail)
 
     @reliable_handler("auth", "password.changed.v1")
     def on_password_changed(self, event):
-        return self._send(event, self.mailer.password_changed_mail)
+        return self._send(event, Mailer.password_changed_mail)
 
-
-__all__ = ["MailerService", "Outcome"]

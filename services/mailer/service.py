@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session
 
+from services.shared.db import transaction
 from services.shared.sealed import Sealer
 
 from .models import Mail, inbox, outbox
@@ -37,10 +38,10 @@ class Outcome:
 
 
 class Mailer:
-    def __init__(self, session_factory: sessionmaker, transport, sealer: Sealer,
+    def __init__(self, session: Session, transport, sealer: Sealer,
                  from_addr: str, message_domain: str, portal_url: str | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
-        self.db = session_factory
+        self.session = session
         self.transport = transport
         self.sealer = sealer
         self.from_addr = from_addr
@@ -83,7 +84,7 @@ class Mailer:
         event_id = event["id"]
         now = self.clock()
         message_id = f"<{event_id}.{request.kind}@{self.message_domain}>"
-        with self.db() as session, session.begin():
+        with transaction(self.session) as session:
             if inbox.seen(session, consumer, event_id):
                 return Outcome.DUPLICATE
             mail = session.execute(select(Mail).where(
@@ -110,7 +111,7 @@ class Mailer:
             self._record_error(mail_id, error)
             raise
 
-        with self.db() as session, session.begin():
+        with transaction(self.session) as session:
             inbox.remember(session, consumer, event_id)
             mail = session.get(Mail, mail_id)
             mail.status, mail.sent_at, mail.last_error = "sent", self.clock(), None
@@ -123,11 +124,11 @@ class Mailer:
         return Outcome.SENT
 
     def _record_error(self, mail_id: int, error: Exception) -> None:
-        with self.db() as session, session.begin():
+        with transaction(self.session) as session:
             session.get(Mail, mail_id).last_error = str(error)[:2000]
 
     def _record_failure(self, event, consumer, mail_id, request, error) -> None:
-        with self.db() as session, session.begin():
+        with transaction(self.session) as session:
             inbox.remember(session, consumer, event["id"])
             mail = session.get(Mail, mail_id)
             mail.status, mail.last_error = "failed", str(error)[:2000]

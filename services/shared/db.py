@@ -1,11 +1,14 @@
-"""Database engines and a session per nameko worker.
+"""Database engines, a session per nameko worker, and units of work on it.
 
 SQLite is the embedded default: WAL so readers never block the writer, a busy timeout so a
 second writer waits instead of failing, foreign keys on. Transactions must not do network I/O:
 under eventlet a green thread that yields while holding SQLite's write lock would stall the
 whole process."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
+from weakref import WeakKeyDictionary
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import DateTime, TypeDecorator, create_engine, event
@@ -46,14 +49,24 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+@contextmanager
+def transaction(session: Session) -> Iterator[Session]:
+    """One unit of work on `session`: committed at the end of the block, rolled back if it
+    raises. A worker may run several in a row (a rate-limit hit must commit even when the
+    operation it guards then fails)."""
+    with session.begin():
+        yield session
+
+
 class Database(DependencyProvider):
-    """Gives each worker a `sessionmaker`; sessions are opened and closed by the service layer
-    (`with self.db.begin() as session:`), so the rules never see nameko."""
+    """A SQLAlchemy session per nameko worker, closed when the worker ends (whatever it left
+    uncommitted is rolled back), so no session is ever shared by two green threads."""
 
     def __init__(self, url_getter):
         self.url_getter = url_getter
         self.engine = None
         self.session_factory = None
+        self.sessions = WeakKeyDictionary()
 
     def setup(self):
         self.engine = make_engine(self.url_getter())
@@ -64,7 +77,14 @@ class Database(DependencyProvider):
             self.engine.dispose()
 
     def get_dependency(self, worker_ctx):
-        return self.session_factory
+        session = self.session_factory()
+        self.sessions[worker_ctx] = session
+        return session
+
+    def worker_teardown(self, worker_ctx):
+        session = self.sessions.pop(worker_ctx, None)
+        if session is not None:
+            session.close()
 
 
 class UtcDateTime(TypeDecorator):

@@ -9,12 +9,10 @@ from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from services.auth.limits import RateLimiter, parse_limits
+from services.auth.limits import parse_limits
 from services.auth.models import VerificationCode, outbox
-from services.auth.service import AccountService, AuthSettings
-from services.shared.db import make_engine, make_session_factory
+from services.auth.service import AccountService, AuthSettings, Passwords
 from services.shared.errors import ServiceError
-from services.shared.migrate import upgrade
 from services.shared.sealed import Sealer
 
 PASSWORD = "Tr4in-Station-Bl00m"
@@ -44,20 +42,18 @@ def sealer():
 
 
 @pytest.fixture
-def session_factory(service_database_url):
-    upgrade("auth", service_database_url)
-    engine = make_engine(service_database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
+def session_factory(migrated_database):
+    return migrated_database("auth")
+
+
+# cheap argon2id parameters: these tests are about the rules, not the hash's cost
+PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
 
 
 def make_service(session_factory, sealer, clock, limits=""):
     return AccountService(
-        session_factory=session_factory, outbox=outbox,
-        limiter=RateLimiter(session_factory, parse_limits(limits)), sealer=sealer,
-        settings=AuthSettings(code_key=b"k" * 32),
-        # cheap argon2id parameters: these tests are about the rules, not the hash's cost
-        hasher=PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1), clock=clock)
+        session=session_factory(), outbox=outbox, limits=parse_limits(limits), sealer=sealer,
+        settings=AuthSettings(code_key=b"k" * 32), passwords=PASSWORDS, clock=clock)
 
 
 @pytest.fixture
