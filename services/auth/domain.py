@@ -21,6 +21,8 @@ CODE_TTL = timedelta(minutes=30)
 MAX_CODE_ATTEMPTS = 5
 RESET_TOKEN_TTL = timedelta(minutes=15)
 LANGUAGES = ("fr", "en")
+# Editors publish news and ingest videos, and see who downloaded what.
+ROLES = ("editor",)
 
 # The order in which a user reads the rules; `weak_password` lists the broken ones in it.
 PASSWORD_RULES = ("min_length", "max_length", "no_spaces", "uppercase", "lowercase", "digit",

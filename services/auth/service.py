@@ -52,7 +52,7 @@ class Passwords:
 
     def __init__(self, hasher: PasswordHasher | None = None):
         self.hasher = hasher or PasswordHasher()
-        self._nothing = self.hasher.hash(domain.new_token())
+        self._nothing: str | None = None
 
     def hash(self, password: str) -> str:
         return self.hasher.hash(password)
@@ -64,6 +64,8 @@ class Passwords:
             return False
 
     def waste_time_like_a_check(self, password: str) -> None:
+        if self._nothing is None:
+            self._nothing = self.hasher.hash(domain.new_token())
         self.matches(self._nothing, password)
 
     def outdated(self, password_hash: str) -> bool:
@@ -250,6 +252,25 @@ class AccountService:
                 "full_name": account.full_name, "language": account.language,
                 "changed_at": _iso(now), "reason": "reset",
             }, subject=account.id)
+
+    # -- roles (granted by an operator, see cli.py) -------------------------------------------
+
+    def set_role(self, email: str, role: str, granted: bool) -> dict:
+        if role not in domain.ROLES:
+            raise ServiceError("invalid_request", {"field": "role", "allowed": list(domain.ROLES)})
+        with transaction(self.session) as session:
+            account = self._account_by_email(session, domain.normalize_email(email))
+            if account is None:
+                raise ServiceError("not_found")
+            roles = set(account.as_dict()["roles"])
+            roles = roles | {role} if granted else roles - {role}
+            account.roles = ",".join(sorted(roles))
+            return account.as_dict()
+
+    def accounts_with_role(self, role: str) -> list[dict]:
+        with transaction(self.session) as session:
+            found = session.execute(select(Account).where(Account.roles.contains(role)))
+            return [a.as_dict() for a in found.scalars() if role in a.as_dict()["roles"]]
 
     # -- housekeeping -------------------------------------------------------------------------
 

@@ -271,3 +271,13 @@ def test_sessions_expire(accounts, session_factory, sealer, clock):
     clock.advance(days=8)
     assert error_of(accounts.authenticate, token).code == "unauthorized"
     accounts.purge_expired()
+
+
+def test_roles_are_granted_and_revoked_by_address(accounts, session_factory, sealer):
+    verified(accounts, session_factory, sealer)
+    assert accounts.set_role("JANE@example.org", "editor", granted=True)["roles"] == ["editor"]
+    assert [a["email"] for a in accounts.accounts_with_role("editor")] == ["jane@example.org"]
+    assert accounts.set_role("jane@example.org", "editor", granted=False)["roles"] == []
+    assert error_of(accounts.set_role, "jane@example.org", "admin", True).code == \
+        "invalid_request"
+    assert error_of(accounts.set_role, "ghost@example.org", "editor", True).code == "not_found"
