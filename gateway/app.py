@@ -7,6 +7,7 @@ from . import errors, i18n, observability, security, sessions
 from .api.accounts import accounts
 from .config import config_from_env
 from .health import health
+from .newsletter import newsletter
 from .observability import MeteredRpc
 from .openapi import meta
 from .rpc import NamekoRpc, RpcClient
@@ -38,4 +39,5 @@ def create_app(rpc: RpcClient | None = None, config: dict | None = None) -> Flas
     app.register_blueprint(health)
     app.register_blueprint(accounts)
     app.register_blueprint(meta)
+    app.register_blueprint(newsletter)
     return app

@@ -3,7 +3,7 @@
 They land in `app.config` under these names; `create_app(config=...)` overrides any of them
 (tests do, the process never does)."""
 
-from services.shared.config import amqp_uri, env, env_float, env_int
+from services.shared.config import amqp_uri, env, env_float, env_int, require
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -20,4 +20,6 @@ def config_from_env() -> dict:
         "TRUSTED_PROXY_COUNT": env_int("TRUSTED_PROXY_COUNT", 0),
         "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
         "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
+        # Signs what leaves the gateway and must come back unaltered (newsletter links).
+        "SECRET_KEY": require("SECRET_KEY"),
     }

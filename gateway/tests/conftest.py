@@ -29,6 +29,8 @@ def compile_stale_catalogs() -> None:
 
 
 compile_stale_catalogs()
+# The gateway refuses to start without a signing key; tests sign with this one.
+os.environ.setdefault("SECRET_KEY", "gateway-tests-" + "k" * 50)
 
 
 @pytest.fixture

@@ -104,6 +104,10 @@ class AuthService:
         return self.accounts.set_newsletter(token, subscribed)
 
     @service_rpc
+    def unsubscribe_newsletter(self, account_id):
+        self.accounts.unsubscribe_newsletter(account_id)
+
+    @service_rpc
     def request_password_reset(self, email, client_ip):
         self.accounts.request_password_reset(email, client_ip)
 

@@ -191,14 +191,25 @@ class AccountService:
         now = self.clock()
         with transaction(self.session) as session:
             account = self._account_for_token(session, token, now)
-            if account.newsletter != subscribed:
-                account.newsletter = subscribed
-                self.outbox.add(session, "newsletter.subscription_changed.v1", {
-                    "account_id": account.id, "email": account.email,
-                    "full_name": account.full_name, "language": account.language,
-                    "subscribed": subscribed, "changed_at": _iso(now),
-                }, subject=account.id)
+            self._subscribe(session, account, subscribed, now)
             return account.as_dict()
+
+    def unsubscribe_newsletter(self, account_id: str) -> None:
+        """From the signed link in a newsletter: no session needed, and the same answer
+        whether or not the account (still) exists."""
+        with transaction(self.session) as session:
+            account = session.get(Account, account_id)
+            if account is not None:
+                self._subscribe(session, account, False, self.clock())
+
+    def _subscribe(self, session, account: Account, subscribed: bool, now: datetime) -> None:
+        if account.newsletter != subscribed:
+            account.newsletter = subscribed
+            self.outbox.add(session, "newsletter.subscription_changed.v1", {
+                "account_id": account.id, "email": account.email,
+                "full_name": account.full_name, "language": account.language,
+                "subscribed": subscribed, "changed_at": _iso(now),
+            }, subject=account.id)
 
     # -- password reset -----------------------------------------------------------------------
 

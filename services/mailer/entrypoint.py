@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from nameko.extensions import DependencyProvider
 
 from services.shared.cloudevents import event_type_of
-from services.shared.config import database_url, env, var_dir
+from services.shared.config import database_url, env, require, var_dir
 from services.shared.consumer import Delivery, reliable_handler
 from services.shared.db import Database
 from services.shared.metrics import EVENTS_CONSUMED, EntrypointMetrics
@@ -14,7 +14,7 @@ from services.shared.outbox import OutboxRelay
 from services.shared.sealed import Sealer
 
 from .models import outbox
-from .service import Mailer
+from .service import Mailer, Outcome
 from .transport import transport_from_env
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ class MailerParts(DependencyProvider):
             "sealer": Sealer.from_env(),
             "from_addr": from_addr,
             "message_domain": from_addr.rsplit("@", 1)[-1].strip(" >") or "newsreel.localhost",
-            "portal_url": env("PUBLIC_BASE_URL"),
+            "portal_url": env("PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+            "unsubscribe_key": require("SECRET_KEY"),
         }
         log.info("mail goes to %s", _describe(env("SMTP_URL")) or "the local outbox")
 
@@ -64,13 +65,18 @@ class MailerService:
     def mailer(self) -> Mailer:
         return Mailer(self.db, **self.parts)
 
-    def _send(self, event, request_for):
-        mailer = self.mailer
-        consumer = f"{self.name}.{event_type_of(event)}"
-        outcome = mailer.deliver(event, consumer, request_for(mailer, event["data"]),
-                                 last_attempt=self.delivery.is_last)
+    def _consumer(self, event) -> str:
+        return f"{self.name}.{event_type_of(event)}"
+
+    def _counted(self, event, outcome: str) -> str:
         EVENTS_CONSUMED.labels(self.name, event_type_of(event), outcome).inc()
         return outcome
+
+    def _send(self, event, request_for):
+        mailer = self.mailer
+        return self._counted(event, mailer.deliver(
+            event, self._consumer(event), request_for(mailer, event["data"]),
+            last_attempt=self.delivery.is_last))
 
     @reliable_handler("auth", "verification_code.issued.v1")
     def on_verification_code_issued(self, event):
@@ -83,4 +89,18 @@ class MailerService:
     @reliable_handler("auth", "password.changed.v1")
     def on_password_changed(self, event):
         return self._send(event, Mailer.password_changed_mail)
+
+    @reliable_handler("auth", "newsletter.subscription_changed.v1")
+    def on_subscription_changed(self, event):
+        return self._counted(event, self.mailer.record_subscription(event, self._consumer(event)))
+
+    @reliable_handler("catalog", "news.published.v1")
+    def on_news_published(self, event):
+        """One newsletter per subscriber. If a send fails for now, the whole event is retried
+        and the subscribers already served are skipped (each is remembered on its own)."""
+        mailer = self.mailer
+        outcomes = [mailer.deliver(event, f"{self._consumer(event)}/{request.account_id}",
+                                   request, last_attempt=self.delivery.is_last)
+                    for request in mailer.newsletter_mails(event["data"])]
+        return self._counted(event, Outcome.SENT if outcomes else Outcome.RECORDED)
 

@@ -39,6 +39,8 @@ _REQUIRED: dict[str, frozenset[str]] = {
     "verification_code": frozenset({"full_name", "code", "purpose", "expires_at", "valid_minutes"}),
     "registration_attempted": frozenset({"full_name"}),
     "password_changed": frozenset({"full_name", "changed_at"}),
+    "newsletter": frozenset({"full_name", "title", "summary", "url", "published_at",
+                             "unsubscribe_url"}),
 }
 KINDS: frozenset[str] = frozenset(_REQUIRED)
 
@@ -133,6 +135,9 @@ def _prepare(kind: str, lang: str, context: Mapping[str, Any]) -> dict[str, Any]
         variables["expires_time"] = format_time(expires, "short", tzinfo=UTC, locale=locale)
         # For screen readers: "1 2 3 4 5 6" rather than "one hundred and twenty-three thousand…"
         variables["code_spoken"] = " ".join(code)
+    elif kind == "newsletter":
+        published = _as_utc(context["published_at"], "published_at")
+        variables["published_date"] = format_date(published.date(), "long", locale=locale)
     elif kind == "password_changed":
         changed = _as_utc(context["changed_at"], "changed_at")
         variables["changed_date"] = format_date(changed.date(), "full", locale=locale)

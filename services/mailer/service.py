@@ -1,4 +1,4 @@
-"""What the mailer does with an event: decide the mail, send it once, say so.
+"""What the mailer does with an event: decide the mail(s), send each once, say so.
 
 A handled event's id is remembered in the same transaction that records the mail as sent, so
 a redelivered event is dropped instead of mailed twice. The one window left, a crash after the
@@ -6,41 +6,46 @@ SMTP server accepted the mail and before that commit, re-sends it with the same 
 which mail clients fold into one."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.shared import unsubscribe
 from services.shared.db import transaction
 from services.shared.sealed import Sealer
 
-from .models import Mail, inbox, outbox
+from .models import Mail, Subscriber, inbox, outbox
 from .rendering import render
 from .transport import MailDeliveryError, PermanentMailError, build_message
 
 
 @dataclass(frozen=True)
 class MailRequest:
-    """A mail to send because of an event."""
+    """A mail to send to one account because of an event."""
     kind: str
-    account_id: str | None
+    account_id: str
     to_addr: str
     to_name: str
     language: str
     context: dict
+    headers: dict = field(default_factory=dict)
 
 
 class Outcome:
     SENT = "sent"
     DUPLICATE = "duplicate"
     FAILED = "failed"
+    RECORDED = "recorded"
+    STALE = "stale"
 
 
 class Mailer:
     def __init__(self, session: Session, transport, sealer: Sealer,
                  from_addr: str, message_domain: str, portal_url: str | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 unsubscribe_key: str | None = None):
         self.session = session
         self.transport = transport
         self.sealer = sealer
@@ -48,6 +53,7 @@ class Mailer:
         self.message_domain = message_domain
         self.portal_url = portal_url
         self.clock = clock
+        self.unsubscribe_key = unsubscribe_key
 
     # -- events -> mail requests --------------------------------------------------------------
 
@@ -74,6 +80,54 @@ class Mailer:
                                "portal_url": self.portal_url,
                            })
 
+    # -- the newsletter ------------------------------------------------------------------------
+
+    def record_subscription(self, event: dict, consumer: str) -> str:
+        """Keeps the subscriber list in step with auth; an older change never overwrites a
+        newer one (a retried event may arrive late)."""
+        data = event["data"]
+        changed_at = _parse_time(data["changed_at"])
+        with transaction(self.session) as session:
+            if inbox.seen(session, consumer, event["id"]):
+                return Outcome.DUPLICATE
+            inbox.remember(session, consumer, event["id"])
+            subscriber = session.get(Subscriber, data["account_id"])
+            if subscriber is None:
+                subscriber = Subscriber(account_id=data["account_id"], changed_at=changed_at)
+                session.add(subscriber)
+            elif subscriber.changed_at > changed_at:
+                return Outcome.STALE
+            subscriber.email, subscriber.full_name = data["email"], data["full_name"]
+            subscriber.language, subscriber.subscribed = data["language"], data["subscribed"]
+            subscriber.changed_at = changed_at
+        return Outcome.RECORDED
+
+    def newsletter_mails(self, data: dict) -> list[MailRequest]:
+        """One mail per subscriber, in the subscriber's language when the item has it."""
+        by_language = {t["language"]: t for t in data["translations"]}
+        with transaction(self.session) as session:
+            subscribers = session.execute(
+                select(Subscriber).where(Subscriber.subscribed.is_(True))
+                .order_by(Subscriber.account_id)).scalars().all()
+        published_at = _parse_time(data["published_at"])
+        mails = []
+        for subscriber in subscribers:
+            story = by_language.get(subscriber.language) or by_language[data["languages"][0]]
+            unsubscribe_url = (f"{self.portal_url}/newsletter/unsubscribe?token="
+                               f"{unsubscribe.sign(self.unsubscribe_key, subscriber.account_id)}")
+            mails.append(MailRequest(
+                "newsletter", subscriber.account_id, subscriber.email, subscriber.full_name,
+                story["language"], {
+                    "full_name": subscriber.full_name, "title": story["title"],
+                    "summary": story["summary"], "url": story["url"],
+                    "published_at": published_at, "unsubscribe_url": unsubscribe_url},
+                headers={  # RFC 2369 and RFC 8058: the mail client's own one-click button
+                    "List-Unsubscribe": f"<{unsubscribe_url}>",
+                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                    "List-Id": f"Newsreel news <news.{self.message_domain}>",
+                }))
+        return mails
+
     # -- delivery -----------------------------------------------------------------------------
 
     def deliver(self, event: dict, consumer: str, request: MailRequest,
@@ -83,12 +137,13 @@ class Mailer:
         is recorded as failed; a permanent one is recorded as failed at once."""
         event_id = event["id"]
         now = self.clock()
-        message_id = f"<{event_id}.{request.kind}@{self.message_domain}>"
+        message_id = f"<{event_id}.{request.kind}.{request.account_id}@{self.message_domain}>"
         with transaction(self.session) as session:
             if inbox.seen(session, consumer, event_id):
                 return Outcome.DUPLICATE
             mail = session.execute(select(Mail).where(
-                Mail.event_id == event_id, Mail.kind == request.kind)).scalar_one_or_none()
+                Mail.event_id == event_id, Mail.kind == request.kind,
+                Mail.account_id == request.account_id)).scalar_one_or_none()
             if mail is None:
                 mail = Mail(event_id=event_id, kind=request.kind, account_id=request.account_id,
                             recipient=request.to_addr, language=request.language,
@@ -101,7 +156,7 @@ class Mailer:
 
         rendered = render(request.kind, request.language, request.context)
         message = build_message(rendered, request.to_addr, request.to_name, self.from_addr,
-                                message_id)
+                                message_id, request.headers)
         try:
             self.transport.send(message)
         except MailDeliveryError as error:

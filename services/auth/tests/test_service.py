@@ -281,3 +281,14 @@ def test_roles_are_granted_and_revoked_by_address(accounts, session_factory, sea
     assert error_of(accounts.set_role, "jane@example.org", "admin", True).code == \
         "invalid_request"
     assert error_of(accounts.set_role, "ghost@example.org", "editor", True).code == "not_found"
+
+
+def test_the_newsletter_link_unsubscribes_without_a_session(accounts, session_factory, sealer):
+    result = verified(accounts, session_factory, sealer)
+    accounts.set_newsletter(result["token"], True)
+    accounts.unsubscribe_newsletter(result["account"]["id"])
+    accounts.unsubscribe_newsletter(result["account"]["id"])      # a second click: no change
+    accounts.unsubscribe_newsletter("no-such-account")
+    assert accounts.authenticate(result["token"])["newsletter"] is False
+    changes = events(session_factory, "newsletter.subscription_changed.v1")
+    assert [e["data"]["subscribed"] for e in changes] == [True, False]

@@ -30,6 +30,10 @@ CONTEXTS = {
     "verification_code:reset": ("verification_code", verification("reset")),
     "registration_attempted": ("registration_attempted", {"full_name": "Jeanne Dupré"}),
     "password_changed": ("password_changed", {"full_name": "Jeanne Dupré", "changed_at": CHANGED}),
+    "newsletter": ("newsletter", {
+        "full_name": "Jeanne Dupré", "title": "Les ministres se réunissent à Bruxelles",
+        "summary": "Un large éventail de défis de sécurité.", "url": "https://x.test/news/a",
+        "published_at": CHANGED, "unsubscribe_url": "https://x.test/newsletter/unsubscribe?t=1"}),
 }
 
 
@@ -53,7 +57,8 @@ class _TagBalance(HTMLParser):
 
 
 def test_kinds_are_exported():
-    assert set(KINDS) == {"verification_code", "registration_attempted", "password_changed"}
+    assert set(KINDS) == {"verification_code", "registration_attempted", "password_changed",
+                          "newsletter"}
     assert {kind for kind, _ in CONTEXTS.values()} == set(KINDS)
 
 
@@ -245,8 +250,8 @@ def test_language_fallback(language, expected):
 
 
 def test_unknown_kind_is_refused():
-    with pytest.raises(ValueError, match="unknown mail kind 'newsletter'"):
-        render("newsletter", "fr", {"full_name": "Jeanne"})
+    with pytest.raises(ValueError, match="unknown mail kind 'horoscope'"):
+        render("horoscope", "fr", {"full_name": "Jeanne"})
 
 
 @pytest.mark.parametrize(

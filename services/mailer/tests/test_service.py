@@ -11,10 +11,11 @@ from sqlalchemy import select
 from services.mailer.models import Mail, outbox
 from services.mailer.service import Mailer, Outcome
 from services.mailer.transport import PermanentMailError, TransientMailError
-from services.shared import cloudevents
+from services.shared import cloudevents, unsubscribe
 from services.shared.sealed import Sealer
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+SECRET = "s" * 64
 CONSUMER = "mailer.verification_code.issued.v1"
 
 
@@ -47,7 +48,8 @@ def transport():
 @pytest.fixture
 def mailer(session_factory, transport, sealer):
     return Mailer(session_factory(), transport, sealer, "Newsreel <no-reply@newsreel.test>",
-                  "newsreel.test", clock=lambda: NOW)
+                  "newsreel.test", portal_url="https://newsreel.test", clock=lambda: NOW,
+                  unsubscribe_key=SECRET)
 
 
 def code_event(sealer, language="fr"):
@@ -77,7 +79,7 @@ def test_an_event_is_mailed_once_however_often_it_arrives(mailer, transport, sea
     assert deliver(mailer, event) == Outcome.DUPLICATE
     [message] = transport.sent
     assert message["To"] == "Jane Doe <jane@example.org>"
-    assert message["Message-ID"] == f"<{event['id']}.verification_code@newsreel.test>"
+    assert message["Message-ID"] == f"<{event['id']}.verification_code.acc-1@newsreel.test>"
     assert "042917" in message.get_body(("plain",)).get_content()
     [sent] = outbox_events(session_factory)
     assert sent["type"] == "newsreel.mailer.mail.sent.v1"
@@ -116,3 +118,62 @@ def test_the_last_attempt_or_a_permanent_refusal_records_a_failure(mailer, trans
     assert [(e["type"], e["data"]["permanent"]) for e in failed] == [
         ("newsreel.mailer.mail.failed.v1", False), ("newsreel.mailer.mail.failed.v1", True)]
     assert transport.sent == []
+
+
+def subscription(account_id, subscribed, language="fr", at=NOW):
+    return cloudevents.envelope("auth", "newsletter.subscription_changed.v1", {
+        "account_id": account_id, "email": f"{account_id}@example.org",
+        "full_name": account_id.title(), "language": language, "subscribed": subscribed,
+        "changed_at": at.isoformat()})
+
+
+def published():
+    return cloudevents.envelope("catalog", "news.published.v1", {
+        "news_id": "n1", "published_at": "2025-12-03T10:00:00Z", "languages": ["fr", "en"],
+        "video_ids": [], "poster_url": None,
+        "translations": [
+            {"language": "fr", "slug": "reunion", "title": "Réunion des ministres",
+             "summary": "Les ministres se sont réunis.", "url": "https://newsreel.test/news/reunion"},
+            {"language": "en", "slug": "meeting", "title": "Ministers meet",
+             "summary": "The ministers met.", "url": "https://newsreel.test/news/meeting"}]})
+
+
+def test_the_subscriber_list_follows_auth_and_ignores_stale_changes(mailer):
+    consumer = "mailer.newsletter.subscription_changed.v1"
+    assert mailer.record_subscription(subscription("ana", True), consumer) == Outcome.RECORDED
+    late = subscription("ana", False, at=NOW - timedelta(seconds=5))
+    assert mailer.record_subscription(late, consumer) == Outcome.STALE
+    again = subscription("bob", True)
+    mailer.record_subscription(again, consumer)
+    assert mailer.record_subscription(again, consumer) == Outcome.DUPLICATE
+    mailer.record_subscription(subscription("bob", False, at=NOW + timedelta(seconds=1)),
+                               consumer)
+    assert [m.account_id for m in mailer.newsletter_mails(published()["data"])] == ["ana"]
+
+
+def test_the_newsletter_goes_to_each_subscriber_in_their_language_once(mailer, transport):
+    consumer = "mailer.newsletter.subscription_changed.v1"
+    for account, language in (("ana", "fr"), ("bob", "en"), ("eve", "de")):
+        mailer.record_subscription(subscription(account, True, language), consumer)
+    event = published()
+    transport.failures.append(TransientMailError("451"))     # ana's first try fails
+    requests = mailer.newsletter_mails(event["data"])
+    with pytest.raises(TransientMailError):
+        for request in requests:
+            mailer.deliver(event, f"news/{request.account_id}", request, last_attempt=False)
+    for request in mailer.newsletter_mails(event["data"]):    # the retried event
+        mailer.deliver(event, f"news/{request.account_id}", request, last_attempt=False)
+    for request in mailer.newsletter_mails(event["data"]):    # redelivered once more
+        assert mailer.deliver(event, f"news/{request.account_id}", request,
+                              last_attempt=False) == Outcome.DUPLICATE
+
+    sent = {m["To"].addresses[0].username: m for m in transport.sent}
+    assert sorted(sent) == ["ana", "bob", "eve"]
+    assert "Réunion des ministres" in sent["ana"]["Subject"]
+    assert "Ministers meet" in sent["bob"]["Subject"]
+    assert "Réunion des ministres" in sent["eve"]["Subject"]   # no German: the first language
+    header = sent["bob"]["List-Unsubscribe"]
+    token = header.split("token=")[1].rstrip(">")
+    assert unsubscribe.read(SECRET, token) == "bob"
+    assert sent["bob"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert token in sent["bob"].get_body(("plain",)).get_content()

@@ -4,7 +4,7 @@ import kombu.serialization
 import pytest
 from cryptography.fernet import Fernet
 
-from services.shared import cloudevents
+from services.shared import cloudevents, unsubscribe
 from services.shared.consumer import retry_delays_ms, retry_queue
 from services.shared.errors import ServiceError
 from services.shared.sealed import InvalidToken, Sealer
@@ -52,3 +52,11 @@ def test_service_errors_carry_a_code_and_details():
     assert (error.code, error.details, str(error)) == (
         "rate_limited", {"retry_after": 60}, "rate_limited {'retry_after': 60}")
     assert ServiceError("unauthorized").details == {}
+
+
+def test_unsubscribe_tokens_name_the_account_and_resist_tampering():
+    token = unsubscribe.sign("k" * 64, "acc-1")
+    assert unsubscribe.read("k" * 64, token) == "acc-1"
+    assert unsubscribe.read("x" * 64, token) is None
+    assert unsubscribe.read("k" * 64, token[:-2] + "AA") is None
+    assert unsubscribe.read("k" * 64, "garbage") is None
