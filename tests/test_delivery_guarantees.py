@@ -77,6 +77,8 @@ def test_broker_connections_cut_during_registrations_lose_no_mail(system_factory
     breaker.join()
     assert answered == addresses
 
+    system.wait_until(lambda: system.metric("auth", "newsreel_outbox_backlog") == 0, timeout=60,
+                      message="auth's relay did not catch up after the broker came back")
     for address in addresses:     # every address got its mail; the latest code works
         system.smtp.wait_for(sent_to(address), timeout=90)
     settle(system)

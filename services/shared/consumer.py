@@ -19,6 +19,7 @@ from nameko.extensions import DependencyProvider
 
 from . import metrics
 from .config import env
+from .outbox import PUBLISH_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,8 @@ class ReliableEventHandler(EventHandler):
         self.publisher.publish(
             message.body, exchange="", routing_key=queue_name, headers=headers,
             content_type=message.content_type, content_encoding=message.content_encoding,
-            message_id=message.properties.get("message_id"), delivery_mode=2)
+            message_id=message.properties.get("message_id"), delivery_mode=2,
+            timeout=PUBLISH_TIMEOUT, confirm_timeout=PUBLISH_TIMEOUT)
 
 
 reliable_handler = ReliableEventHandler.decorator

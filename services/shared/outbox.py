@@ -39,6 +39,7 @@ from .db import UtcDateTime, make_engine
 log = logging.getLogger(__name__)
 
 BATCH = 100
+PUBLISH_TIMEOUT = 10.0
 # Fault injection for tests: stop the process between the commit and the publish, or between
 # the publish and the bookkeeping, of the first event (of a given type: `mode:event.type.v1`).
 # Never set in production.
@@ -141,7 +142,10 @@ class Relay:
         self._fault("exit_before_publish", row)
         self.publisher.publish(
             json.loads(row.envelope), exchange=self.exchange, routing_key=row.event_type,
-            message_id=row.event_id, delivery_mode=2, mandatory=False)
+            message_id=row.event_id, delivery_mode=2, mandatory=False,
+            # a connection that dies between the publish and its confirm must not hang
+            # the relay: give up, and the row is published again
+            timeout=PUBLISH_TIMEOUT, confirm_timeout=PUBLISH_TIMEOUT)
         self._fault("exit_after_publish", row)
         with Session(self.engine) as session, session.begin():
             session.execute(delete(self.table).where(self.table.c.id == row.id))
