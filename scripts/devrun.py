@@ -32,6 +32,7 @@ PROCESSES = [
     # name      command                               env additions             port
     ("auth",    ".venv/bin/python -m services.auth",   {"METRICS_PORT": "9101"}, 9101),
     ("mailer",  ".venv/bin/python -m services.mailer", {"METRICS_PORT": "9102"}, 9102),
+    ("catalog", ".venv/bin/python -m services.catalog", {"METRICS_PORT": "9103"}, 9103),
     ("gateway", GUNICORN,                              {},                       PORT),
 ]
 

@@ -541,9 +541,10 @@ def stub_commands(tmp_path):
     (tmp_path / "stub_service.py").write_text(STUB_SERVICE)
     (tmp_path / "stub_gateway.py").write_text(STUB_GATEWAY)
     return {
-        "migrate": [sys.executable, "-c", STUB_MIGRATE, "auth", "mailer"],
+        "migrate": [sys.executable, "-c", STUB_MIGRATE, "auth", "mailer", "catalog"],
         "auth": [sys.executable, str(tmp_path / "stub_service.py"), "auth"],
         "mailer": [sys.executable, str(tmp_path / "stub_service.py"), "mailer"],
+        "catalog": [sys.executable, str(tmp_path / "stub_service.py"), "catalog"],
         "gateway": [sys.executable, str(tmp_path / "stub_gateway.py")],
     }
 
@@ -557,7 +558,7 @@ def test_newsreel_system_wires_and_manages_the_processes(tmp_path, smtp, db_back
         system.start(overrides={"auth": {"EXTRA": "first"}})
 
         var = tmp_path / "sys" / "var"
-        assert (var / "migrated").read_text() == "auth mailer"
+        assert (var / "migrated").read_text() == "auth mailer catalog"
         auth_env = json.loads((var / "auth.env.json").read_text())
         mailer_env = json.loads((var / "mailer.env.json").read_text())
         assert auth_env["AMQP_URI"].endswith(f":{system.proxy.port}/{system.vhost.name}")
@@ -574,10 +575,10 @@ def test_newsreel_system_wires_and_manages_the_processes(tmp_path, smtp, db_back
         for key in ("SECRET_KEY", "CODE_HASH_KEY", "CODE_ENCRYPTION_KEY", "MAIL_FROM"):
             assert auth_env[key] == mailer_env[key] == system.env[key]
 
-        # both services reached the test vhost through the proxy
+        # every service reached the test vhost through the proxy
         tap.wait_for("auth.started.v1", timeout=10)
         tap.wait_for("mailer.started.v1", timeout=10)
-        assert system.proxy.connection_count == 2
+        assert system.proxy.connection_count == 3
         assert system.api("GET", "/healthz").status_code == 200
         assert system.metric("auth", "stub_up", service="auth") == 1
 
@@ -585,7 +586,7 @@ def test_newsreel_system_wires_and_manages_the_processes(tmp_path, smtp, db_back
         tap.clear()
         system.kill("auth")
         assert system.processes["auth"].returncode == -signal.SIGKILL
-        system.proxy.wait_for_connections(lambda n: n == 1, timeout=10)
+        system.proxy.wait_for_connections(lambda n: n == 2, timeout=10)
         system.start("auth", extra_env={"EXTRA": "second"})
         [again] = tap.wait_for("auth.started.v1", timeout=10)
         assert again.json() == {"extra": "second"}

@@ -15,12 +15,18 @@ def render_item(type_, obj, autogen_context):
 
 
 def run_migrations(metadata: MetaData) -> None:
+    """Autogenerate compares only the tables the models declare: tables a migration makes by
+    hand (the catalog's FTS5 index and its shadow tables) are never offered for dropping."""
     url = context.config.get_main_option("sqlalchemy.url")
+
+    def include_name(name, type_, parent_names):
+        return type_ != "table" or name in metadata.tables
+
     engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=metadata,
                           render_as_batch=url.startswith("sqlite"), render_item=render_item,
-                          compare_type=True)
+                          compare_type=True, include_name=include_name)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -35,9 +35,9 @@ from .processes import REPO_ROOT, ServiceProcess, all_of, free_port, http_ok
 from .rabbit import AMQP_URL, MANAGEMENT_URL, EventTap, TestVhost
 from .smtp import SmtpCapture
 
-SERVICES = ("auth", "mailer", "gateway")
-NAMEKO_SERVICES = ("auth", "mailer")
-DATABASES = ("auth", "mailer")
+SERVICES = ("auth", "mailer", "catalog", "gateway")
+NAMEKO_SERVICES = ("auth", "mailer", "catalog")
+DATABASES = ("auth", "mailer", "catalog")
 # services.shared.runner logs "<service> started, metrics on :<port>" once runner.start() has
 # returned, i.e. once every entrypoint (event handler queues included) is consuming. The
 # metrics port answers earlier than that, so readiness waits for both.
@@ -85,7 +85,7 @@ class NewsreelSystem:
                 name: databases.database_url(backend, name, self.tmp_path,
                                              addfinalizer=self._cleanups.append)
                 for name in DATABASES}
-            self.ports = {"auth": free_port(), "mailer": free_port(), "gateway": free_port()}
+            self.ports = {name: free_port() for name in SERVICES}
             self.url = f"http://127.0.0.1:{self.ports['gateway']}"
             var = self.tmp_path / "var"
             var.mkdir(exist_ok=True)
@@ -93,6 +93,8 @@ class NewsreelSystem:
                 "AMQP_URI": self.vhost.amqp_uri_via(self.proxy.port),
                 "AUTH_DATABASE_URL": self.database_urls["auth"],
                 "MAILER_DATABASE_URL": self.database_urls["mailer"],
+                "CATALOG_DATABASE_URL": self.database_urls["catalog"],
+                "MEDIA_ROOT": str(var / "media"),
                 "SMTP_URL": smtp.url,
                 "SECRET_KEY": secrets.token_hex(32),
                 "CODE_HASH_KEY": secrets.token_hex(32),
@@ -134,6 +136,7 @@ class NewsreelSystem:
             "migrate": [self.python, "-m", "services.shared.migrate", *DATABASES],
             "auth": [self.python, "-m", "services.auth"],
             "mailer": [self.python, "-m", "services.mailer"],
+            "catalog": [self.python, "-m", "services.catalog"],
             # the production settings (gateway/gunicorn_conf.py), on a port of its own
             "gateway": [
                 _gunicorn(self.python), "-c", "python:gateway.gunicorn_conf",
