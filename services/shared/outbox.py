@@ -69,6 +69,7 @@ class Outbox:
     def __init__(self, service: str, table: Table):
         self.service = service
         self.table = table
+        self.additions = 0  # lets the relay tell a worker that wrote events from one that did not
 
     def add(self, session: Session, event_type: str, data: dict,
             subject: str | None = None) -> str:
@@ -77,6 +78,7 @@ class Outbox:
             event_id=event["id"], event_type=event_type,
             envelope=json.dumps(event, ensure_ascii=False),
             created_at=datetime.now(UTC), attempts=0))
+        self.additions += 1
         return event["id"]
 
 
@@ -165,8 +167,8 @@ class Relay:
 
 
 class OutboxRelay(DependencyProvider):
-    """Runs the relay inside the service: woken after every worker (the usual case: an event
-    was just committed) and every `OUTBOX_POLL_SECONDS` otherwise (after a crash or a broker
+    """Runs the relay inside the service: woken after a worker that wrote events (they are
+    committed by then), and every `OUTBOX_POLL_SECONDS` otherwise (after a crash or a broker
     outage). Injects the `Outbox` the service layer writes to."""
 
     def __init__(self, outbox: Outbox, database_url_getter):
@@ -175,6 +177,7 @@ class OutboxRelay(DependencyProvider):
         self.relay = None
         self._wakeup = threading.Event()
         self._running = False
+        self._additions_seen = 0
 
     def setup(self):
         self.relay = Relay(self.outbox, make_engine(self.database_url_getter()),
@@ -193,7 +196,9 @@ class OutboxRelay(DependencyProvider):
         return self.outbox
 
     def worker_teardown(self, worker_ctx):
-        self._wakeup.set()
+        if self.outbox.additions != self._additions_seen:  # reads need no relay round
+            self._additions_seen = self.outbox.additions
+            self._wakeup.set()
 
     def _run(self):
         backoff = self.poll_seconds
