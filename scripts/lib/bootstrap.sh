@@ -177,6 +177,10 @@ nr_ffmpeg() {
     if ! nr_have ffmpeg || ! nr_have ffprobe; then
         nr_apt_install ffmpeg
     fi
+    # The proxy rendition burns the timecode in with DejaVu Sans Mono (drawtext needs a font).
+    if [[ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf && -z ${NEWSREEL_FONT_MONO:-} ]]; then
+        nr_apt_install fonts-dejavu-core
+    fi
     nr_say "ffmpeg: $(command -v ffmpeg)"
 }
 
