@@ -397,7 +397,10 @@ def rendition_streams(name: str | Rendition, master: str, facts: MediaFacts, *,
     else:
         stereo = _normalised(programme_stereo(source, facts), loudness, spec.broadcast)
         if stereo is not None:
-            audio_streams = [stereo]
+            # said explicitly: alone in its graph (no asplit before it), a loudnorm'd stream
+            # left ffmpeg 5.1 unable to pick a layout for the encoder ("Cannot select channel
+            # layout for the link between filters Parsed_aresample and format_out")
+            audio_streams = [stereo.filter("aformat", channel_layouts="stereo")]
     if audio_streams:
         options.update(audio_encoder_options(spec))
     if spec.faststart:

@@ -1,0 +1,52 @@
+"""The nameko edge forwards to Transcoder (worker_factory: no broker), and the process modes
+have the entrypoints they should."""
+
+from nameko.containers import ServiceContainer
+from nameko.testing.services import worker_factory
+
+from services.transcoder.entrypoint import (
+    JOBS,
+    TranscoderApi,
+    TranscoderService,
+    TranscoderWorker,
+)
+from services.transcoder.models import outbox
+from services.transcoder.service import Outcome
+
+from .conftest import events, ingested_event
+
+
+def _service(cls, session_factory, settings, is_last=False):
+    service = worker_factory(cls, db=session_factory(),
+                             parts={"outbox": outbox, "settings": settings})
+    service.delivery.is_last = is_last
+    return service
+
+
+def test_ingest_then_the_queued_job_through_the_entrypoints(session_factory, settings):
+    service = _service(TranscoderService, session_factory, settings)
+    event = ingested_event()
+    assert service.on_video_ingested(event) == Outcome.RECORDED
+    [message] = events(session_factory, "job.queued.v1")
+    asked = service.request_download(event["data"]["video_id"], "proxy", in_="10:00:01:00",
+                                     out="10:00:02:00", accuracy="frame", account_id="a")
+    assert service.get_job(asked["id"])["status"] == "queued"
+    # the master file is missing: a media failure, recorded at once (no retry)
+    before = JOBS.labels("preview", Outcome.FAILED)._value.get()
+    assert service.run_job(message) == Outcome.FAILED
+    assert JOBS.labels("preview", Outcome.FAILED)._value.get() == before + 1
+    assert {e["data"]["rendition"] for e in events(session_factory, "rendition.failed.v1")} == {
+        "poster", "storyboard", "proxy", "hls"}
+    assert service.run_job(message) == Outcome.SKIPPED  # a redelivery
+
+
+def test_the_process_modes():
+    def names(cls):
+        container = ServiceContainer(cls, {"AMQP_URI": "memory://"})
+        return sorted(e.method_name for e in container.entrypoints)
+
+    assert names(TranscoderWorker) == ["run_job"]
+    assert names(TranscoderApi) == ["evict_cuts", "get_job", "on_video_ingested", "ping",
+                                    "request_download"]
+    assert names(TranscoderService) == sorted(names(TranscoderWorker) + names(TranscoderApi))
+    assert TranscoderWorker.name == TranscoderApi.name == TranscoderService.name == "transcoder"
