@@ -33,6 +33,11 @@ PROCESSES = [
     ("auth",    ".venv/bin/python -m services.auth",   {"METRICS_PORT": "9101"}, 9101),
     ("mailer",  ".venv/bin/python -m services.mailer", {"METRICS_PORT": "9102"}, 9102),
     ("catalog", ".venv/bin/python -m services.catalog", {"METRICS_PORT": "9103"}, 9103),
+    # RPC and the job consumer apart: a long transcode never delays an answer
+    ("transcoder-api", ".venv/bin/python -m services.transcoder api",
+     {"METRICS_PORT": "9104"}, 9104),
+    ("transcoder-worker", ".venv/bin/python -m services.transcoder worker",
+     {"METRICS_PORT": "9105"}, 9105),
     ("gateway", GUNICORN,                              {},                       PORT),
 ]
 
