@@ -3,9 +3,19 @@
 They land in `app.config` under these names; `create_app(config=...)` overrides any of them
 (tests do, the process never does)."""
 
-from services.shared.config import amqp_uri, env, env_float, env_int, require
+from pathlib import Path
+
+from services.shared.config import REPO_ROOT, amqp_uri, env, env_float, env_int, require
 
 MAX_BODY_BYTES = 16 * 1024
+# News items (two language versions of a long article) and shotlists are larger.
+NEWS_MAX_BODY_BYTES = 256 * 1024
+
+
+def media_root() -> Path:
+    """MEDIA_ROOT as the catalog reads it: else `<NEWSREEL_VAR or var/>/media`."""
+    root = env("MEDIA_ROOT") or Path(env("NEWSREEL_VAR") or REPO_ROOT / "var") / "media"
+    return Path(root).absolute()
 
 
 def config_from_env() -> dict:
@@ -22,4 +32,8 @@ def config_from_env() -> dict:
         "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
         # Signs what leaves the gateway and must come back unaltered (newsletter links).
         "SECRET_KEY": require("SECRET_KEY"),
+        # Shared with the catalog and the transcoder: /media serves the preview renditions
+        # (poster, storyboard, proxy, HLS) the catalog links from it, and nothing else
+        # (media.py).
+        "MEDIA_ROOT": media_root(),
     }

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, has_request_context, jsonify, request
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestedRangeNotSatisfiable
 
 from services.shared.errors import ServiceError
 
@@ -100,6 +100,101 @@ def rate_limited_message(details: dict) -> str:
                     "Too many requests. Try again in %(num)d minutes.", math.ceil(seconds / 60))
 
 
+def payload_too_large_message(details: dict) -> str:
+    # An operation may allow more than the default (news bodies): say the limit that applied.
+    limit = request.max_content_length if has_request_context() else None
+    return _("The request body is too large: %(limit)d KiB at most.",
+             limit=(limit or MAX_BODY_BYTES) // 1024)
+
+
+def not_found_message(details: dict) -> str:
+    match details.get("resource"):
+        case "news":
+            return _("This news item does not exist or is not public yet.")
+        case "video":
+            return _("This video does not exist or is not public yet.")
+    return _("There is nothing at this address.")
+
+
+# A service's `invalid_request` says why in a machine word; the ones a person can meet after
+# the gateway's own checks get a sentence.
+INVALID_REQUEST_REASONS = {
+    "in_the_future": N_("The publication date cannot be in the future."),
+    "already_released": N_("This news item is already public: its embargo can no longer be "
+                           "set."),
+    "needs_timezone": N_("This date must include its time zone."),
+    "not_a_time": N_("This field must be a date and time with its time zone, such as "
+                     "2026-01-15T09:00:00Z."),
+    "missing": N_("This field is required."),
+    "too_long": N_("This field is too long."),
+    "not_found": N_("There is no such file in the ingest folder."),
+    "not_a_file": N_("This path is not a file."),
+}
+
+
+def invalid_request_message(details: dict) -> str:
+    reason = INVALID_REQUEST_REASONS.get(details.get("reason", ""))
+    return _(reason) if reason else _("The request is not valid.")
+
+
+# not_publishable: the first thing a version lacks.
+MISSING_FOR_PUBLICATION = {
+    ("fr", "title"): N_("This news item cannot be published yet: its French version has no "
+                        "title."),
+    ("fr", "summary"): N_("This news item cannot be published yet: its French version has no "
+                          "summary."),
+    ("fr", "body"): N_("This news item cannot be published yet: its French version has no "
+                       "text."),
+    ("en", "title"): N_("This news item cannot be published yet: its English version has no "
+                        "title."),
+    ("en", "summary"): N_("This news item cannot be published yet: its English version has no "
+                          "summary."),
+    ("en", "body"): N_("This news item cannot be published yet: its English version has no "
+                       "text."),
+}
+
+
+def not_publishable_message(details: dict) -> str:
+    message = MISSING_FOR_PUBLICATION.get((details.get("language"), details.get("field")))
+    if message:
+        return _(message)
+    return _("This news item cannot be published yet: each of its language versions needs a "
+             "title, a summary and a text.")
+
+
+SHOTLIST_REASONS = {
+    "before_start": N_("The shotlist is not valid: row %(row)d starts before the video."),
+    "after_end": N_("The shotlist is not valid: row %(row)d ends after the video, which ends "
+                    "at %(end)s."),
+    "not_after_in": N_("The shotlist is not valid: row %(row)d does not end after it starts."),
+    "overlaps_previous": N_("The shotlist is not valid: row %(row)d overlaps the previous "
+                            "one."),
+    "bad_timecode": N_("The shotlist is not valid: a timecode of row %(row)d cannot be read "
+                       "at this video's frame rate."),
+    "drop_frame_not_at_this_rate": N_("The shotlist is not valid: row %(row)d uses a "
+                                      "drop-frame timecode, which this video's frame rate "
+                                      "does not have."),
+    "only_for_soundbites": N_("The shotlist is not valid: row %(row)d is a shot, and only a "
+                              "soundbite has a speaker."),
+    "missing": N_("The shotlist is not valid: row %(row)d lacks a value that is required."),
+}
+
+
+def invalid_shotlist_message(details: dict) -> str:
+    problems = details.get("problems") or []
+    first = problems[0] if problems else {}
+    message = SHOTLIST_REASONS.get(first.get("reason", ""))
+    if message and first.get("index") is not None:
+        return _(message, row=first["index"] + 1, end=details.get("end_timecode", "?"))
+    return _("The shotlist is not valid.")
+
+
+def forbidden_message(details: dict) -> str:
+    if details.get("role") == "editor":
+        return _("This is reserved for the organisation's editors.")
+    return _("Your account is not allowed to do this.")
+
+
 # -- the table ---------------------------------------------------------------------------------
 
 def _string_list(value: Any) -> list[str]:
@@ -110,6 +205,29 @@ def _string_list(value: Any) -> list[str]:
 
 def _non_negative_int(value: Any) -> int:
     return max(0, int(value))
+
+
+def _language(value: Any) -> str:
+    if value not in ("fr", "en"):
+        raise ValueError("not a language")
+    return value
+
+
+def _optional_index(value: Any) -> int | None:
+    # nameko turned the problem's index into text, and None into "None"
+    return None if value in (None, "None", "") else _non_negative_int(value)
+
+
+def _shotlist_problems(value: Any) -> list[dict]:
+    if not isinstance(value, list | tuple):
+        raise TypeError("a list was expected")
+    return [{"index": _optional_index(problem.get("index")),
+             "field": str(problem.get("field") or ""), "reason": str(problem.get("reason"))}
+            for problem in value if isinstance(problem, dict)]
+
+
+def _short_text(value: Any) -> str:
+    return str(value)[:500]
 
 
 @dataclass(frozen=True)
@@ -124,17 +242,18 @@ class ErrorKind:
 
 ERRORS: dict[str, ErrorKind] = {
     # refused by the gateway
-    "invalid_request": ErrorKind(400, lambda d: _("The request is not valid."), {"field": str}),
+    "invalid_request": ErrorKind(400, invalid_request_message, {"field": str, "reason": str}),
     "invalid_email": ErrorKind(400, lambda d: _("This email address is not valid."),
                                {"field": str}),
     "csrf_failed": ErrorKind(403, lambda d: _(
         "This request does not come from the Newsreel site. Reload the page and try again.")),
-    "not_found": ErrorKind(404, lambda d: _("There is nothing at this address.")),
+    "not_found": ErrorKind(404, not_found_message, {"resource": str}),
     "method_not_allowed": ErrorKind(405, lambda d: _("This method is not allowed here.")),
-    "payload_too_large": ErrorKind(413, lambda d: _(
-        "The request body is too large: %(limit)d KiB at most.", limit=MAX_BODY_BYTES // 1024)),
+    "payload_too_large": ErrorKind(413, payload_too_large_message),
     "unsupported_media_type": ErrorKind(415, lambda d: _(
         "The request body must be JSON (Content-Type: application/json).")),
+    "range_not_satisfiable": ErrorKind(416, lambda d: _(
+        "The requested range is outside the file.")),
     # accounts (auth service)
     "weak_password": ErrorKind(400, weak_password_message, {"rules": _string_list},
                                defaults={"rules": []}),
@@ -151,6 +270,19 @@ ERRORS: dict[str, ErrorKind] = {
         "This account is not verified yet. Enter the code sent to your email address.")),
     "rate_limited": ErrorKind(429, rate_limited_message, {"retry_after": _non_negative_int},
                               defaults={"retry_after": RATE_LIMITED_DEFAULT_RETRY_AFTER}),
+    # roles (the gateway checks them; a service may say it too)
+    "forbidden": ErrorKind(403, forbidden_message, {"role": str}),
+    # news and videos (catalog service)
+    "not_publishable": ErrorKind(409, not_publishable_message,
+                                 {"field": str, "language": _language, "reason": str}),
+    "invalid_shotlist": ErrorKind(400, invalid_shotlist_message, {
+        "field": str, "reason": str, "end_timecode": str, "problems": _shotlist_problems}),
+    "invalid_media": ErrorKind(422, lambda d: _(
+        "This file cannot be read as a video: check that it is a complete video file."),
+        {"reason": _short_text}),
+    "path_not_allowed": ErrorKind(400, lambda d: _(
+        "Masters are only taken from the ingest folder: give a path inside it."),
+        {"reason": str}),
     # the gateway's own trouble
     "internal_error": ErrorKind(500, lambda d: _(
         "An unexpected error occurred. Please try again later.")),
@@ -167,7 +299,10 @@ HTTP_STATUS_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    416: "range_not_satisfiable",
 }
+# Where Werkzeug's errors are answered in the JSON shape: the API, and the media files it links.
+JSON_ERROR_PATHS = ("/api/", "/media/")
 
 
 def public_details(kind: ErrorKind, details: dict) -> dict:
@@ -220,7 +355,7 @@ def handle_service_unavailable(exc: ServiceUnavailable) -> Response:
 
 
 def handle_http_exception(exc: HTTPException) -> Response | HTTPException:
-    if not request.path.startswith("/api/"):
+    if not request.path.startswith(JSON_ERROR_PATHS):
         return exc
     code = HTTP_STATUS_CODES.get(exc.code or 500)
     if code is None:
@@ -228,6 +363,8 @@ def handle_http_exception(exc: HTTPException) -> Response | HTTPException:
     headers = {}
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    if isinstance(exc, RequestedRangeNotSatisfiable) and exc.length is not None:
+        headers["Content-Range"] = f"bytes */{exc.length}"
     return error_response(code, headers=headers)
 
 

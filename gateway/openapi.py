@@ -1,6 +1,7 @@
-"""The OpenAPI 3.1 document, built from the route table (operations.py), the body schemas
-(schemas.py, the very dicts requests are validated against) and the error table (errors.py);
-and /api/docs, a self-contained page that renders it (the machines have no internet: no CDN)."""
+"""The OpenAPI 3.1 document, built from the route table (operations.py), the body, query and
+path schemas (schemas.py, the very dicts requests are validated against) and the error table
+(errors.py); and /api/docs, a self-contained page that renders it (the machines have no
+internet: no CDN)."""
 
 import copy
 import secrets
@@ -26,8 +27,10 @@ SECURITY_SCHEMES = {
 }
 LANG_PARAMETER = {
     "name": "lang", "in": "query", "required": False,
-    "description": "The language of error messages: fr or en (any other value is ignored). "
-                   "Without it, Accept-Language decides; French by default.",
+    "description": "The language of the answer: of error messages, and of the news items "
+                   "shown (their version in it, when they have one). fr or en (any other "
+                   "value is ignored); without it, Accept-Language decides; French by "
+                   "default.",
     "schema": {"type": "string"},
 }
 RETRY_AFTER_HEADER = {"description": "Seconds to wait.", "schema": {"type": "integer"}}
@@ -40,13 +43,21 @@ def error_codes(op: Operation) -> list[str]:
     """Every code the operation may answer with: its own, and those all operations of its
     kind share."""
     codes = list(op.errors)
+    if op.path_parameters:
+        codes.append("not_found")
+    if op.query is not None:
+        codes.append("invalid_request")
     if op.body is not None:
         codes += ["invalid_request", "payload_too_large", "unsupported_media_type"]
         if any(prop.get("format") == "email" for prop in op.body["properties"].values()):
             codes.append("invalid_email")
     if op.authenticated:
         codes += ["unauthorized", "csrf_failed"]
-    if op.body is not None or op.authenticated or op.errors:  # it calls a service
+    if op.role is not None:
+        codes.append("forbidden")
+    calls_service = (op.body is not None or op.authenticated or op.errors
+                     or op.query is not None or op.path_parameters)
+    if calls_service:
         codes.append("service_unavailable")
     codes.append("internal_error")
     return list(dict.fromkeys(codes))
@@ -75,22 +86,58 @@ def success_response(op: Operation) -> dict:
     return response
 
 
+def parameters(op: Operation) -> list[dict]:
+    """`lang`, then the path parameters, then the query parameters: the schemas they are
+    checked against."""
+    found = [LANG_PARAMETER]
+    for name, schema in op.path_parameters.items():
+        found.append({"name": name, "in": "path", "required": True,
+                      "description": schema.get("description", ""),
+                      "schema": copy.deepcopy(schema)})
+    if op.query is not None:
+        required = set(op.query.get("required", []))
+        for name, schema in op.query["properties"].items():
+            parameter = {"name": name, "in": "query", "required": name in required,
+                         "schema": copy.deepcopy(schema)}
+            if schema.get("description"):
+                parameter["description"] = schema["description"]
+            found.append(parameter)
+    return found
+
+
+def description(op: Operation) -> str:
+    parts = [op.description] if op.description else []
+    if op.query is not None:
+        parts.append("Any query parameter not listed here (besides `lang`) is refused with "
+                     "400 `invalid_request`.")
+    if op.role is not None:
+        parts.append(f"Only for accounts with the `{op.role}` role (403 `forbidden` for "
+                     "the others).")
+    return "\n\n".join(parts)
+
+
 def operation_object(op: Operation) -> dict:
     document = {
         "operationId": op.operation_id,
         "summary": op.summary,
         "tags": [op.tag],
-        "parameters": [LANG_PARAMETER],
+        "parameters": parameters(op),
         "responses": {str(op.status): success_response(op), **error_responses(op)},
     }
-    if op.description:
-        document["description"] = op.description
+    text = description(op)
+    if text:
+        document["description"] = text
     if op.body is not None:
         document["requestBody"] = {
-            "required": True,
+            "required": op.body_required,
             "content": {"application/json": {"schema": copy.deepcopy(op.body)}}}
+        if op.max_body_bytes is not None:
+            document["requestBody"]["description"] = (
+                f"At most {op.max_body_bytes // 1024} KiB.")
     if op.authenticated:
         document["security"] = [{"bearer": []}, {"sessionCookie": []}]
+    if op.role is not None:
+        document["x-required-role"] = op.role
     return document
 
 
@@ -114,6 +161,9 @@ def build_document() -> dict:
         "components": {"schemas": {"Error": schemas.ERROR},
                        "securitySchemes": SECURITY_SCHEMES},
         "tags": [{"name": "accounts", "description": "Accounts and sessions (auth service)."},
+                 {"name": "news", "description": "News items and their videos (catalog "
+                                                 "service). Their preview files (poster, "
+                                                 "player) are served under /media/."},
                  {"name": "meta", "description": "This description."}],
     }
 

@@ -6,21 +6,30 @@ exist undocumented.
 What an operation gets done for it, in this order (nothing reaches a service before the
 request is known to be well-formed):
   1. authenticated operations: the token (401 without one) and, for a cookie, the origin (403);
-  2. operations with a body: JSON, size, schema (415, 413, 400);
-  3. authenticated operations: `auth.authenticate(token)` (401 when the session is dead).
-The view receives `body` and/or `session` as keyword arguments."""
+  2. path parameters: their schema (404 when it refuses them: such a path names nothing);
+  3. operations with a query schema: each parameter converted and checked, unknown ones
+     refused, defaults filled in (400);
+  4. operations with a body: JSON, size, schema (415, 413, 400);
+  5. authenticated operations: `auth.authenticate(token)` (401 when the session is dead);
+  6. operations with a role: the account has it (403 `forbidden`).
+The view receives its path parameters, and `query`, `body` and/or `session`, as keyword
+arguments."""
 
 import functools
+import inspect
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, request
 
+from .errors import ApiError
 from .rpc import current_rpc
 from .sessions import request_credentials
-from .validation import validated_body
+from .validation import validated_body, validated_path, validated_query
+
+RULE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
 @dataclass(frozen=True)
@@ -45,10 +54,15 @@ class Operation:
     errors: tuple[str, ...]  # the codes this operation answers besides the common ones
     authenticated: bool
     sets_session_cookie: bool
+    query: dict | None = None  # the query parameters, as one object schema
+    path_parameters: dict[str, dict] = field(default_factory=dict)  # name -> schema
+    role: str | None = None  # the role the account needs (implies authenticated)
+    body_required: bool = True
+    max_body_bytes: int | None = None  # None: the app's MAX_CONTENT_LENGTH
 
     @property
     def openapi_path(self) -> str:
-        return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", self.path)
+        return RULE_VARIABLE.sub(r"{\1}", self.path)
 
 
 OPERATIONS: list[Operation] = []
@@ -56,16 +70,36 @@ OPERATIONS: list[Operation] = []
 
 def operation(blueprint: Blueprint, method: str, rule: str, *, summary: str, tag: str,
               status: int = 200, response: dict | None = None, body: dict | None = None,
+              query: dict | None = None, path: dict[str, dict] | None = None,
               errors: tuple[str, ...] = (), authenticated: bool = False,
-              sets_session_cookie: bool = False, description: str = "") -> Callable:
+              role: str | None = None, body_required: bool = True,
+              max_body_bytes: int | None = None, sets_session_cookie: bool = False,
+              description: str = "") -> Callable:
+    """`query`: an object schema of the query parameters (`properties`, `required`,
+    `default`s); `path`: a schema for each variable of `rule` (every one must have one);
+    `role`: e.g. "editor", for operations only accounts with that role may call."""
+    path = dict(path or {})
+    variables = RULE_VARIABLE.findall(rule)
+    if set(variables) != set(path):
+        raise ValueError(f"{rule}: path parameters {variables} need a schema each, "
+                         f"and only they ({sorted(path)})")
+    authenticated = authenticated or role is not None
+
     def register(view: Callable) -> Callable:
         @functools.wraps(view)
         def endpoint(**view_args: Any) -> Any:
             credentials = request_credentials() if authenticated else None
+            validated_path(path, view_args)
+            if query is not None:
+                view_args["query"] = validated_query(query)
             if body is not None:
-                view_args["body"] = validated_body(body)
+                if max_body_bytes is not None:
+                    request.max_content_length = max_body_bytes
+                view_args["body"] = validated_body(body, required=body_required)
             if credentials is not None:
                 account = current_rpc().call("auth", "authenticate", token=credentials.token)
+                if role is not None and role not in (account.get("roles") or []):
+                    raise ApiError("forbidden", role=role)
                 view_args["session"] = Session(credentials.token, account)
             return view(**view_args)
 
@@ -73,9 +107,11 @@ def operation(blueprint: Blueprint, method: str, rule: str, *, summary: str, tag
         OPERATIONS.append(Operation(
             method=method, path=(blueprint.url_prefix or "") + rule,
             operation_id=view.__name__, summary=summary,
-            description=description or (view.__doc__ or "").strip(), tag=tag, status=status,
-            response=response, body=body, errors=errors, authenticated=authenticated,
-            sets_session_cookie=sets_session_cookie))
+            description=description or inspect.cleandoc(view.__doc__ or ""), tag=tag,
+            status=status, response=response, body=body, errors=errors,
+            authenticated=authenticated,
+            sets_session_cookie=sets_session_cookie, query=query, path_parameters=path,
+            role=role, body_required=body_required, max_body_bytes=max_body_bytes))
         return endpoint
 
     return register

@@ -91,5 +91,242 @@ ERROR = _object({
         "attempts_left": {"type": "integer", "minimum": 0},
         "retry_after": {"type": "integer", "minimum": 0,
                         "description": "Seconds; also sent as the Retry-After header."},
+        "reason": {"type": "string", "description": "Why, as a machine word (invalid_request "
+                                                    "from a service, path_not_allowed, "
+                                                    "invalid_shotlist) or the media reader's "
+                                                    "words (invalid_media)."},
+        "resource": {"type": "string", "description": "not_found: what was looked for "
+                                                      "(`news`, `video`)."},
+        "language": {"type": "string", "description": "not_publishable: the language version "
+                                                      "at fault."},
+        "role": {"type": "string", "description": "forbidden: the role the operation needs."},
+        "end_timecode": {"type": "string", "description": "invalid_shotlist: where the video "
+                                                          "ends (exclusive)."},
+        "problems": {"type": "array", "description": "invalid_shotlist: every problem found.",
+                     "items": {"type": "object", "properties": {
+                         "index": {"type": ["integer", "null"],
+                                   "description": "The row (from 0); null: the whole list."},
+                         "field": {"type": "string"},
+                         "reason": {"type": "string"}}}},
     }, required=["code", "message"]),
 }, title="Error")
+
+# -- news and videos (catalog service) ---------------------------------------------------------
+# The catalog stays the judge of its rules (publishing needs every version complete, a shotlist
+# lies inside its video…); these schemas mirror its shapes and limits so that a malformed
+# request is refused here, in the user's language, before any RPC.
+
+CONTROL_CHARACTERS = "[\\u0000-\\u001f\\u007f-\\u009f]"
+# Text that may span lines (a body in plain text): tabs and line breaks are allowed, the other
+# control characters are not (the catalog folds whitespace; NUL breaks PostgreSQL).
+CONTROL_BUT_LINE_BREAKS = "[\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]"
+VISIBLE = "[^\\s\\u0000-\\u001f\\u007f-\\u009f\\ufeff]"
+
+UUID = {
+    "type": "string", "minLength": 36, "maxLength": 36,
+    "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    "description": "An identifier (a lowercase UUID).",
+    "examples": ["b33e85f7-917e-42a5-b394-883b2feb82fd"],
+}
+# A slug: ASCII letters and digits joined by single hyphens, as the catalog makes them from a
+# title. (`not` a control character: Python's `$` would accept a trailing newline.)
+SLUG = {
+    "type": "string", "minLength": 1, "maxLength": 100,
+    "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$", "not": {"pattern": CONTROL_CHARACTERS},
+    "description": "A slug, made from the title of one language version.",
+    "examples": ["allies-seek-smarter-defence-spending-and-closer-cooperation"],
+}
+NEWS_REF = {
+    "anyOf": [UUID, SLUG],
+    "description": "A news item's id, or the slug of one of its language versions (the item "
+                   "is then answered in that language).",
+}
+NEWS_ID = {**UUID, "description": "A news item's id."}
+VIDEO_ID = {**UUID, "description": "A video's id."}
+DATE_TIME = {
+    "type": "string", "format": "date-time", "maxLength": 64,
+    "description": "RFC 3339, with its time zone: `2026-01-15T09:00:00Z`.",
+    "examples": ["2026-01-15T09:00:00Z"],
+}
+# HH:MM:SS:FF (HH:MM:SS;FF for drop-frame at 29.97 and 59.94), as the catalog reads them.
+TIMECODE = {
+    "type": "string", "minLength": 11, "maxLength": 12,
+    "pattern": "^[0-9]{2}:[0-5][0-9]:[0-5][0-9][:;.,][0-9]{2,3}$",
+    "not": {"pattern": CONTROL_CHARACTERS},
+    "description": "A timecode, `HH:MM:SS:FF` (`HH:MM:SS;FF` drop-frame), on the video's own "
+                   "clock (from its start timecode).",
+    "examples": ["10:00:05:12"],
+}
+
+
+def _text(max_length: int, *, required: bool = False, lines: bool = False, **extra) -> dict:
+    schema = {"type": "string", "maxLength": max_length,
+              "not": {"pattern": CONTROL_BUT_LINE_BREAKS if lines else CONTROL_CHARACTERS},
+              **extra}
+    if required:
+        schema |= {"minLength": 1, "pattern": VISIBLE}
+    return schema
+
+
+NEWS_QUERY = _object({
+    "q": _text(200, description="Words to search for in titles, summaries and bodies, in both "
+                                "languages and without regard to accents: words (all needed), "
+                                "\"a phrase\", `or` between alternatives, `-word` to leave "
+                                "out."),
+    "page": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1},
+    "per_page": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+}, required=[], title="NewsQuery")
+
+BLOCK = _object({
+    "type": {"type": "string", "enum": ["paragraph", "quote"]},
+    "text": _text(20_000, required=True),
+    "attribution": _text(300, description="Who speaks: for a quote only."),
+}, required=["text"], title="BodyBlock")
+BODY = {
+    "anyOf": [
+        {"type": "array", "maxItems": 300, "items": BLOCK},
+        _text(100_000, lines=True),
+    ],
+    "description": "A list of blocks, or plain text whose paragraphs are separated by blank "
+                   "lines (a paragraph that opens with « is a quote).",
+}
+NEWS_VERSION = _object({
+    "title": _text(300, required=True),
+    "summary": _text(2_000, lines=True),
+    "body": BODY,
+}, required=["title"], title="NewsVersion",
+    description="One language version. A draft needs a title; publishing needs the summary "
+                "and the body too.")
+TRANSLATIONS = {
+    **_object({"fr": NEWS_VERSION, "en": NEWS_VERSION}, required=[]),
+    "minProperties": 1,
+    "description": "The French and/or English versions (at least one). On PUT, a language "
+                   "left out is removed.",
+}
+NEWS_DRAFT = _object({
+    "translations": TRANSLATIONS,
+    "embargo_until": {**DATE_TIME, "type": ["string", "null"],
+                      "description": "Not public before this time (RFC 3339, with its time "
+                                     "zone). Null or absent: no embargo."},
+}, required=["translations"], title="NewsDraft")
+PUBLICATION = _object({
+    "published_at": {**DATE_TIME, "type": ["string", "null"],
+                     "description": "Backdates the publication (not in the future); by "
+                                    "default, now."},
+}, required=[], title="Publication")
+
+SHOT = _object({
+    "in_tc": TIMECODE,
+    "out_tc": {**TIMECODE, "description": "Exclusive: the shot ends where the next begins."},
+    "kind": {"type": "string", "enum": ["shot", "soundbite"]},
+    "description": {**_object({"fr": _text(4_000), "en": _text(4_000)}, required=[]),
+                    "minProperties": 1},
+    "speaker": _text(300, description="Who speaks: for a soundbite only."),
+}, required=["in_tc", "out_tc", "kind", "description"], title="Shot")
+SHOTLIST = {"type": "array", "maxItems": 1_000, "items": SHOT,
+            "description": "In order, without overlaps, inside the video."}
+VIDEO_INGEST = _object({
+    "news_id": NEWS_ID,
+    "master_path": _text(1_000, required=True,
+                         description="The master, in the ingest folder (`MEDIA_ROOT/ingest`): "
+                                     "relative to it, or absolute. Nothing outside it is "
+                                     "taken."),
+    "shotlist": {**SHOTLIST, "type": ["array", "null"]},
+}, required=["news_id", "master_path"], title="VideoIngest")
+
+# -- answers about news and videos (what the gateway sends is exactly what they list) --------
+
+URL_OR_NULL = {"type": ["string", "null"]}
+TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+VIDEO_SUMMARY = _object({
+    "id": {"type": "string"},
+    "position": {"type": "integer"},
+    "programme": {"type": "string", "description": "Its place in the programme: `1/2`."},
+    "duration": {"type": "number", "description": "Seconds."},
+    "frame_rate": {"type": "string", "examples": ["25/1", "30000/1001"]},
+    "start_timecode": {"type": "string"},
+    "width": {"type": "integer"},
+    "height": {"type": "integer"},
+    "poster_url": URL_OR_NULL,
+    "preview_url": {**URL_OR_NULL, "description": "What the player plays (proxy MP4, else "
+                                                  "HLS); null until it is made."},
+}, title="VideoSummary")
+NEWS_SUMMARY = _object({
+    "id": {"type": "string"},
+    "status": {"type": "string", "enum": ["draft", "published"]},
+    "slug": {"type": "string"},
+    "language": LANGUAGE,
+    "languages": {"type": "array", "items": LANGUAGE},
+    "title": {"type": "string"},
+    "summary": {"type": "string"},
+    "published_at": {**TIME_OR_NULL, "description": "When it became public."},
+    "url": {"type": "string", "description": "Its page on the portal."},
+    "poster_url": URL_OR_NULL,
+    "videos": {"type": "array", "items": VIDEO_SUMMARY},
+}, title="NewsSummary")
+NEWS_PAGE = _object({
+    "items": {"type": "array", "items": NEWS_SUMMARY},
+    "page": {"type": "integer", "minimum": 1},
+    "per_page": {"type": "integer", "minimum": 1},
+    "total": {"type": "integer", "minimum": 0},
+}, title="NewsPage")
+NEWS_ITEM = _object({
+    **NEWS_SUMMARY["properties"],
+    "body": {"type": "array", "items": _object({
+        "type": {"type": "string", "enum": ["paragraph", "quote"]},
+        "text": {"type": "string"},
+        "attribution": {"type": "string"},
+    }, required=["type", "text"])},
+    "embargo_until": TIME_OR_NULL,
+    "translations": {"type": "array", "items": _object({
+        "language": LANGUAGE, "slug": {"type": "string"}, "title": {"type": "string"},
+        "summary": {"type": "string"}, "url": {"type": "string"},
+    })},
+    "created_at": TIMESTAMP,
+    "updated_at": TIMESTAMP,
+}, title="NewsItem")
+
+SHOT_ANSWER = _object({
+    "in_tc": {"type": "string"}, "out_tc": {"type": "string"},
+    "kind": {"type": "string", "enum": ["shot", "soundbite"]},
+    "description": _object({"fr": {"type": "string"}, "en": {"type": "string"}}),
+    "speaker": {"type": "string"},
+    "in_seconds": {"type": "number"}, "out_seconds": {"type": "number"},
+}, required=["in_tc", "out_tc", "kind", "description", "in_seconds", "out_seconds"])
+RENDITION = _object({
+    "name": {"type": "string", "examples": ["proxy", "xdcam-hd422"]},
+    "status": {"type": "string", "enum": ["ready", "failed"]},
+    "size_bytes": {"type": ["integer", "null"]},
+    "url": {**URL_OR_NULL, "description": "Preview renditions only; the broadcast ones are "
+                                          "downloaded through signed links."},
+    "details": {"type": "object"},
+    "updated_at": TIME_OR_NULL,
+}, title="Rendition")
+VIDEO = _object({
+    **VIDEO_SUMMARY["properties"],
+    "news_id": {"type": "string"},
+    "end_timecode": {"type": "string"},
+    "audio_channels": {"type": "integer"},
+    "audio_streams": {"type": "integer"},
+    "video_codec": {"type": ["string", "null"]},
+    "pixel_format": {"type": ["string", "null"]},
+    "field_order": {"type": ["string", "null"]},
+    "container": {"type": ["string", "null"]},
+    "size_bytes": {"type": "integer"},
+    "frame_count": {"type": ["integer", "null"]},
+    "shotlist": {"type": "array", "items": SHOT_ANSWER},
+    "renditions": {"type": "array", "items": RENDITION},
+    "hls_url": URL_OR_NULL,
+    "storyboard_url": URL_OR_NULL,
+    "ingested_at": TIMESTAMP,
+}, title="Video")
+# What editors get back from an ingest: where the files are, and why a rendition failed.
+EDITOR_VIDEO = _object({
+    **VIDEO["properties"],
+    "master_path": {"type": "string", "description": "Relative to MEDIA_ROOT."},
+    "renditions": {"type": "array", "items": _object({
+        **RENDITION["properties"],
+        "path": {"type": ["string", "null"], "description": "Relative to MEDIA_ROOT."},
+        "error": {"type": ["string", "null"]},
+    }, title="EditorRendition")},
+}, title="EditorVideo")

@@ -1,13 +1,16 @@
 """A stand-in for the services behind the gateway: it records every call and answers like the
-auth service would, or with whatever a test scripts (a value, a real ServiceError, or a
+auth and catalog services would (the catalog's answers have the real shapes, internals
+included), or with whatever a test scripts (a value, a real ServiceError, or a
 ServiceUnavailable)."""
 
+import copy
 from typing import Any
 
 from gateway.rpc import ServiceUnavailable
 from services.shared.errors import ServiceError
 
 GOOD_TOKEN = "good-session-token"
+EDITOR_TOKEN = "editor-session-token"
 EXPIRES_AT = "2099-01-01T00:00:00Z"
 ACCOUNT = {
     "id": "7f0c6a1e-0d5b-4a43-9a4e-1c2f7b9e8d10",
@@ -21,12 +24,16 @@ ACCOUNT = {
 }
 PUBLIC_ACCOUNT = {name: ACCOUNT[name] for name in
                   ("email", "full_name", "organisation", "language", "newsletter", "verified")}
+EDITOR_ACCOUNT = {**ACCOUNT, "id": "0b7d3c51-5f7e-4c59-a1f4-3f5d2b9e7a21",
+                  "email": "paul.editor@example.org", "full_name": "Paul Editor",
+                  "organisation": "Newsreel", "roles": ["editor"]}
+SESSIONS = {GOOD_TOKEN: ACCOUNT, EDITOR_TOKEN: EDITOR_ACCOUNT}
 
 
 def _authenticate(token: str) -> dict:
-    if token != GOOD_TOKEN:
+    if token not in SESSIONS:
         raise ServiceError("unauthorized")
-    return dict(ACCOUNT)
+    return copy.deepcopy(SESSIONS[token])
 
 
 def _set_newsletter(token: str, subscribed: bool) -> dict:
@@ -51,6 +58,91 @@ AUTH_ANSWERS = {
 }
 
 
+# -- the catalog ---------------------------------------------------------------------------------
+
+NEWS_ID = "5ea9d10e-2c02-4e9f-b1bf-b3ec509b469c"
+VIDEO_ID = "9f1c2b7e-4d3a-4e5f-8a6b-1c2d3e4f5a6b"
+MEDIA = "http://127.0.0.1:8000/media/renditions/" + VIDEO_ID
+PAGE_URL = "http://127.0.0.1:8000/news/"
+VIDEO_SUMMARY = {
+    "id": VIDEO_ID, "position": 1, "programme": "1/1", "duration": 2.0, "frame_rate": "25/1",
+    "start_timecode": "10:00:00:00", "width": 1920, "height": 1080,
+    "poster_url": f"{MEDIA}/poster.jpg", "preview_url": f"{MEDIA}/proxy.mp4",
+}
+SLUG = "a-bruxelles-les-ministres-des-affaires-etrangeres-des-pays-de-l-otan-se-sont"
+NEWS_SUMMARY = {
+    "id": NEWS_ID, "status": "published", "slug": SLUG,
+    "language": "fr", "languages": ["fr", "en"],
+    "title": "À Bruxelles, les ministres des Affaires étrangères des pays de l'OTAN se sont "
+             "réunis",
+    "summary": "Les ministres des Affaires étrangères des pays de l'OTAN se sont réunis à "
+               "Bruxelles le mercredi 3 décembre 2025.",
+    "published_at": "2025-12-03T12:00:00Z",
+    "url": PAGE_URL + SLUG,
+    "poster_url": f"{MEDIA}/poster.jpg", "videos": [VIDEO_SUMMARY],
+}
+NEWS_ITEM = {
+    **NEWS_SUMMARY,
+    "body": [{"type": "paragraph", "text": "Les ministres ont fait le point."},
+             {"type": "quote", "text": "« Nous restons unis »", "attribution": "Mark Rutte"}],
+    "embargo_until": None,
+    "translations": [
+        {"language": "fr", "slug": NEWS_SUMMARY["slug"], "title": NEWS_SUMMARY["title"],
+         "summary": NEWS_SUMMARY["summary"], "url": NEWS_SUMMARY["url"]},
+        {"language": "en",
+         "slug": "nato-foreign-ministers-take-stock-between-the-hague-and-ankara-summits",
+         "title": "NATO Foreign Ministers take stock between The Hague and Ankara summits",
+         "summary": "NATO Foreign Ministers met in Brussels on Wednesday 3 December 2025.",
+         "url": PAGE_URL + "nato-foreign-ministers-take-stock-between-the-hague-and-ankara-"
+                           "summits"}],
+    "created_at": "2025-12-03T11:00:00Z", "updated_at": "2025-12-03T12:00:00Z",
+}
+DRAFT = {**NEWS_ITEM, "status": "draft", "published_at": None, "poster_url": None,
+         "videos": [], "embargo_until": "2099-01-01T09:00:00Z"}
+VIDEO = {
+    **VIDEO_SUMMARY, "news_id": NEWS_ID, "master_path": "ingest/2025/12/rutte.mov",
+    "end_timecode": "10:00:02:00", "audio_channels": 2, "audio_streams": 1,
+    "video_codec": "prores", "pixel_format": "yuv422p10le", "field_order": "progressive",
+    "container": "mov,mp4,m4a,3gp,3g2,mj2", "size_bytes": 12_345_678, "frame_count": 50,
+    "shotlist": [
+        {"in_tc": "10:00:00:00", "out_tc": "10:00:01:00", "kind": "shot",
+         "description": {"fr": "Arrivée des ministres", "en": "Ministers arrive"},
+         "in_seconds": 0.0, "out_seconds": 1.0},
+        {"in_tc": "10:00:01:00", "out_tc": "10:00:02:00", "kind": "soundbite",
+         "description": {"fr": "Déclaration", "en": "Statement"}, "speaker": "Mark Rutte",
+         "in_seconds": 1.0, "out_seconds": 2.0}],
+    "renditions": [
+        {"name": "original", "status": "ready", "path": "ingest/2025/12/rutte.mov",
+         "size_bytes": 12_345_678, "url": None, "error": None, "details": {},
+         "updated_at": "2025-12-03T11:00:00Z"},
+        {"name": "h264-1080p", "status": "failed", "path": None, "size_bytes": None,
+         "url": None, "error": "ffmpeg exited with 1: /srv/media/renditions/x.mp4",
+         "details": {}, "updated_at": "2025-12-03T11:05:00Z"},
+        {"name": "poster", "status": "ready", "path": f"renditions/{VIDEO_ID}/poster.jpg",
+         "size_bytes": 20_000, "url": f"{MEDIA}/poster.jpg", "error": None,
+         "details": {"width": 1920}, "updated_at": "2025-12-03T11:01:00Z"}],
+    "hls_url": f"{MEDIA}/hls/index.m3u8", "storyboard_url": None,
+    "ingested_at": "2025-12-03T11:00:00Z",
+}
+
+
+def _page(page: int = 1, per_page: int = 20, **_: Any) -> dict:
+    return {"items": [copy.deepcopy(NEWS_SUMMARY)], "page": page, "per_page": per_page,
+            "total": 1}
+
+
+CATALOG_ANSWERS = {
+    "list_news": _page,
+    "get_news": lambda **_: copy.deepcopy(NEWS_ITEM),
+    "get_video": lambda **_: copy.deepcopy(VIDEO),
+    "create_news": lambda **_: copy.deepcopy(DRAFT),
+    "update_news": lambda **_: copy.deepcopy(DRAFT),
+    "publish_news": lambda **_: copy.deepcopy(NEWS_ITEM),
+    "ingest_video": lambda **_: copy.deepcopy(VIDEO),
+}
+ANSWERS = {"auth": AUTH_ANSWERS, "catalog": CATALOG_ANSWERS}
+
+
 class FakeRpc:
     def __init__(self):
         self.calls: list[tuple[str, dict]] = []
@@ -68,8 +160,8 @@ class FakeRpc:
         self.calls.append((name, kwargs))
         if name in self.scripted:
             answer = self.scripted[name]
-        elif service == "auth" and method in AUTH_ANSWERS:
-            answer = AUTH_ANSWERS[method]
+        elif method in ANSWERS.get(service, {}):
+            answer = ANSWERS[service][method]
         else:
             raise ServiceUnavailable(service, "not running")
         if isinstance(answer, BaseException):

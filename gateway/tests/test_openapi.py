@@ -76,6 +76,10 @@ def test_operations_documented_as_in_api_md(document):
         ("put", "/api/v1/me/newsletter"): "200", ("post", "/api/v1/password-resets"): "202",
         ("post", "/api/v1/password-resets/verify"): "200",
         ("post", "/api/v1/password-resets/complete"): "204",
+        ("get", "/api/v1/news"): "200", ("get", "/api/v1/news/{id}"): "200",
+        ("get", "/api/v1/videos/{id}"): "200", ("post", "/api/v1/news"): "201",
+        ("put", "/api/v1/news/{id}"): "200", ("post", "/api/v1/news/{id}/publish"): "200",
+        ("post", "/api/v1/videos"): "201",
     }
     for (method, path), status in expected.items():
         responses = document["paths"][path][method]["responses"]
