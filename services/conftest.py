@@ -1,5 +1,7 @@
 """Fixtures for the services' own tests: every database-backed test runs on SQLite (the
-embedded default) and on PostgreSQL."""
+embedded default) and on PostgreSQL; a clock the test moves; a MEDIA_ROOT of the test's own."""
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -26,3 +28,31 @@ def migrated_database(service_database_url):
     yield session_factory_for
     for engine in engines:
         engine.dispose()
+
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """Injected where a use case asks the time: a test moves it instead of waiting."""
+
+    def __init__(self):
+        self.now = NOW
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta):
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def media_root(tmp_path):
+    root = tmp_path / "media"
+    (root / "ingest").mkdir(parents=True)
+    return root

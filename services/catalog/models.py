@@ -19,18 +19,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from services.shared.db import UtcDateTime
+from services.shared.db import NAMING_CONVENTION, UtcDateTime
 from services.shared.inbox import Inbox, processed_events_table
 from services.shared.outbox import Outbox, outbox_table
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    })
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 Timestamp = UtcDateTime()

@@ -15,6 +15,15 @@ from sqlalchemy import DateTime, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+# Every service names its constraints and indexes the same way, so migrations can refer to
+# them on every backend (SQLite's batch mode needs names to drop anything).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith(("postgresql://", "postgres://")):

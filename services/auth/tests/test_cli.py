@@ -6,7 +6,7 @@ import sys
 
 from cryptography.fernet import Fernet
 
-from services.auth.tests.test_service import Clock, make_service, register
+from services.auth.tests.test_service import make_service, register
 from services.shared.sealed import Sealer
 
 
@@ -16,9 +16,9 @@ def run_cli(url, *args):
                           capture_output=True, text=True, timeout=60, check=False)
 
 
-def test_grant_list_revoke_editor(service_database_url, migrated_database):
+def test_grant_list_revoke_editor(service_database_url, migrated_database, clock):
     accounts = make_service(migrated_database("auth"), Sealer(Fernet.generate_key().decode()),
-                            Clock())
+                            clock)
     register(accounts, "ed@example.org")
 
     granted = run_cli(service_database_url, "grant", "editor", "ed@example.org")

@@ -2,7 +2,6 @@
 are read back from the outbox table they are committed to."""
 
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from argon2 import PasswordHasher
@@ -18,22 +17,6 @@ from services.shared.sealed import Sealer
 PASSWORD = "Tr4in-Station-Bl00m"
 NEW_PASSWORD = "Gl4cier-Harbour-Mint"
 IP = "192.0.2.10"
-
-
-class Clock:
-    def __init__(self):
-        self.now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **delta):
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ a MEDIA_ROOT of the test's own, a clock the test moves, and a tiny real master m
 import json
 import shutil
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -16,32 +16,9 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 BASE_URL = "https://newsreel.test"
 
 
-class Clock:
-    def __init__(self):
-        self.now = NOW
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **delta):
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def session_factory(migrated_database):
     return migrated_database("catalog")
-
-
-@pytest.fixture
-def media_root(tmp_path):
-    root = tmp_path / "media"
-    (root / "ingest").mkdir(parents=True)
-    return root
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ media made once per session (a 4-s 320x180 25p master starting at 10:00:00:00, i
 import json
 import shutil
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from fractions import Fraction
 
 import pytest
@@ -21,32 +21,9 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 CONSUMER = "transcoder.video.ingested.v1"
 
 
-class Clock:
-    def __init__(self):
-        self.now = NOW
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **delta):
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def session_factory(migrated_database):
     return migrated_database("transcoder")
-
-
-@pytest.fixture
-def media_root(tmp_path):
-    root = tmp_path / "media"
-    (root / "ingest").mkdir(parents=True)
-    return root
 
 
 @pytest.fixture
