@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from services.shared.config import REPO_ROOT, env
+from services.shared.config import env
 
 from ..domain import ascii_fold, is_quote
 
@@ -105,9 +105,14 @@ class SampleArticle:
     body: list[dict]     # paragraph and quote blocks
 
 
+# The original pages (shared/seeds of the project), kept with the code so that every checkout
+# and every container image has its sample content.
+SHIPPED_SEEDS = Path(__file__).with_name("seed_pages")
+
+
 def seeds_dir() -> Path:
-    """`NEWSREEL_SEEDS`, else the seeds beside the repository (`../shared/seeds`)."""
-    return Path(env("NEWSREEL_SEEDS") or REPO_ROOT.parent / "shared" / "seeds")
+    """`NEWSREEL_SEEDS`, else the seed pages shipped beside this module."""
+    return Path(env("NEWSREEL_SEEDS") or SHIPPED_SEEDS)
 
 
 def _key(text: str) -> str:
