@@ -5,8 +5,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import errors, i18n, observability, security, sessions
 from .api.accounts import accounts
+from .api.downloads import downloads
 from .api.news import news
 from .config import config_from_env
+from .files import files
 from .health import health
 from .media import media
 from .newsletter import newsletter
@@ -41,7 +43,9 @@ def create_app(rpc: RpcClient | None = None, config: dict | None = None) -> Flas
     app.register_blueprint(health)
     app.register_blueprint(accounts)
     app.register_blueprint(news)
+    app.register_blueprint(downloads)
     app.register_blueprint(meta)
     app.register_blueprint(newsletter)
     app.register_blueprint(media)
+    app.register_blueprint(files)
     return app

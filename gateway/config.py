@@ -36,4 +36,6 @@ def config_from_env() -> dict:
         # (poster, storyboard, proxy, HLS) the catalog links from it, and nothing else
         # (media.py).
         "MEDIA_ROOT": media_root(),
+        # How long a signed download link (/files/<token>) works, in seconds (files.py).
+        "DOWNLOAD_LINK_SECONDS": env_int("DOWNLOAD_LINK_SECONDS", 3600),
     }

@@ -195,6 +195,52 @@ def forbidden_message(details: dict) -> str:
     return _("Your account is not allowed to do this.")
 
 
+# Cuts (transcoder service): what is wrong with `in`/`out`, said with the video's own bounds.
+FIELD_NAMES = {"in": N_("The in point"), "out": N_("The out point")}
+
+
+def _point(details: dict) -> str:
+    name = FIELD_NAMES.get(details.get("field", ""))
+    return _(name) if name else _("This point")
+
+
+def invalid_timecode_message(details: dict) -> str:
+    if "value" in details:
+        return _("%(point)s (%(value)s) cannot be read: give a timecode HH:MM:SS:FF on the "
+                 "video's clock, or seconds from its start.",
+                 point=_point(details), value=details["value"])
+    return _("%(point)s is missing or cannot be read: a cut needs an in and an out point, "
+             "each a timecode HH:MM:SS:FF or seconds.", point=_point(details))
+
+
+def out_of_range_message(details: dict) -> str:
+    if "start_tc" in details and "end_tc" in details:
+        return _("%(point)s is outside the video, which runs from %(start)s to %(end)s.",
+                 point=_point(details), start=details["start_tc"], end=details["end_tc"])
+    return _("%(point)s is outside the video.", point=_point(details))
+
+
+def reversed_range_message(details: dict) -> str:
+    if "in_tc" in details and "out_tc" in details:
+        return _("The out point (%(out)s) must come after the in point (%(in)s).",
+                 out=details["out_tc"], **{"in": details["in_tc"]})
+    return _("The out point must come after the in point.")
+
+
+def cut_too_short_message(details: dict) -> str:
+    if "minimum_s" in details:
+        return _("This cut is too short: %(minimum)s seconds at least.",
+                 minimum=f"{details['minimum_s']:g}")
+    return _("This cut is too short.")
+
+
+def cut_too_long_message(details: dict) -> str:
+    if "maximum_s" in details:
+        return _("This cut is too long: %(maximum)s seconds at most. Download the whole "
+                 "rendition instead.", maximum=f"{details['maximum_s']:g}")
+    return _("This cut is too long. Download the whole rendition instead.")
+
+
 # -- the table ---------------------------------------------------------------------------------
 
 def _string_list(value: Any) -> list[str]:
@@ -228,6 +274,17 @@ def _shotlist_problems(value: Any) -> list[dict]:
 
 def _short_text(value: Any) -> str:
     return str(value)[:500]
+
+
+def _seconds(value: Any) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number
+
+
+def _short_value(value: Any) -> str:
+    return str(value)[:40]
 
 
 @dataclass(frozen=True)
@@ -283,6 +340,25 @@ ERRORS: dict[str, ErrorKind] = {
     "path_not_allowed": ErrorKind(400, lambda d: _(
         "Masters are only taken from the ingest folder: give a path inside it."),
         {"reason": str}),
+    # downloads (transcoder service, and the gateway's signed links)
+    "invalid_timecode": ErrorKind(400, invalid_timecode_message,
+                                  {"field": str, "value": _short_value, "reason": str}),
+    "out_of_range": ErrorKind(400, out_of_range_message, {
+        "field": str, "value": _short_value, "reason": str, "start_tc": str, "end_tc": str,
+        "duration_s": _seconds}),
+    "reversed_range": ErrorKind(400, reversed_range_message,
+                                {"in_tc": str, "out_tc": str}),
+    "cut_too_short": ErrorKind(400, cut_too_short_message,
+                               {"duration_s": _seconds, "minimum_s": _seconds}),
+    "cut_too_long": ErrorKind(400, cut_too_long_message,
+                              {"duration_s": _seconds, "maximum_s": _seconds}),
+    "invalid_rendition": ErrorKind(400, lambda d: _(
+        "This rendition cannot be downloaded: choose xdcam-hd422, h264-1080p, proxy or "
+        "original."), {"allowed": _string_list}),
+    "invalid_accuracy": ErrorKind(400, lambda d: _(
+        "The accuracy of a cut is fast or frame."), {"allowed": _string_list}),
+    "link_expired": ErrorKind(410, lambda d: _(
+        "This download link has expired. Ask for the download again to get a new link.")),
     # the gateway's own trouble
     "internal_error": ErrorKind(500, lambda d: _(
         "An unexpected error occurred. Please try again later.")),
@@ -301,8 +377,8 @@ HTTP_STATUS_CODES = {
     415: "unsupported_media_type",
     416: "range_not_satisfiable",
 }
-# Where Werkzeug's errors are answered in the JSON shape: the API, and the media files it links.
-JSON_ERROR_PATHS = ("/api/", "/media/")
+# Where Werkzeug's errors are answered in the JSON shape: the API, and the files it links.
+JSON_ERROR_PATHS = ("/api/", "/media/", "/files/")
 
 
 def public_details(kind: ErrorKind, details: dict) -> dict:

@@ -86,6 +86,16 @@ def success_response(op: Operation) -> dict:
     return response
 
 
+def other_responses(op: Operation) -> dict:
+    responses = {}
+    for status, (summary, schema) in sorted(op.other_responses.items()):
+        responses[str(status)] = {"description": summary}
+        if schema is not None:
+            responses[str(status)]["content"] = {
+                "application/json": {"schema": copy.deepcopy(schema)}}
+    return responses
+
+
 def parameters(op: Operation) -> list[dict]:
     """`lang`, then the path parameters, then the query parameters: the schemas they are
     checked against."""
@@ -122,7 +132,8 @@ def operation_object(op: Operation) -> dict:
         "summary": op.summary,
         "tags": [op.tag],
         "parameters": parameters(op),
-        "responses": {str(op.status): success_response(op), **error_responses(op)},
+        "responses": {str(op.status): success_response(op), **other_responses(op),
+                      **error_responses(op)},
     }
     text = description(op)
     if text:
@@ -164,6 +175,10 @@ def build_document() -> dict:
                  {"name": "news", "description": "News items and their videos (catalog "
                                                  "service). Their preview files (poster, "
                                                  "player) are served under /media/."},
+                 {"name": "downloads", "description": "Broadcast renditions, cuts and masters "
+                                                      "for verified accounts (transcoder "
+                                                      "service), through signed links "
+                                                      "under /files/."},
                  {"name": "meta", "description": "This description."}],
     }
 

@@ -59,6 +59,8 @@ class Operation:
     role: str | None = None  # the role the account needs (implies authenticated)
     body_required: bool = True
     max_body_bytes: int | None = None  # None: the app's MAX_CONTENT_LENGTH
+    # other success answers: status -> (summary, body schema)
+    other_responses: dict[int, tuple[str, dict | None]] = field(default_factory=dict)
 
     @property
     def openapi_path(self) -> str:
@@ -74,10 +76,12 @@ def operation(blueprint: Blueprint, method: str, rule: str, *, summary: str, tag
               errors: tuple[str, ...] = (), authenticated: bool = False,
               role: str | None = None, body_required: bool = True,
               max_body_bytes: int | None = None, sets_session_cookie: bool = False,
-              description: str = "") -> Callable:
+              description: str = "",
+              other_responses: dict[int, tuple[str, dict | None]] | None = None) -> Callable:
     """`query`: an object schema of the query parameters (`properties`, `required`,
     `default`s); `path`: a schema for each variable of `rule` (every one must have one);
-    `role`: e.g. "editor", for operations only accounts with that role may call."""
+    `role`: e.g. "editor", for operations only accounts with that role may call;
+    `other_responses`: success answers besides `status`, `{202: ("summary", schema)}`."""
     path = dict(path or {})
     variables = RULE_VARIABLE.findall(rule)
     if set(variables) != set(path):
@@ -111,7 +115,8 @@ def operation(blueprint: Blueprint, method: str, rule: str, *, summary: str, tag
             status=status, response=response, body=body, errors=errors,
             authenticated=authenticated,
             sets_session_cookie=sets_session_cookie, query=query, path_parameters=path,
-            role=role, body_required=body_required, max_body_bytes=max_body_bytes))
+            role=role, body_required=body_required, max_body_bytes=max_body_bytes,
+            other_responses=dict(other_responses or {})))
         return endpoint
 
     return register

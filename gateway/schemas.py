@@ -102,6 +102,19 @@ ERROR = _object({
         "role": {"type": "string", "description": "forbidden: the role the operation needs."},
         "end_timecode": {"type": "string", "description": "invalid_shotlist: where the video "
                                                           "ends (exclusive)."},
+        "value": {"type": "string", "description": "invalid_timecode, out_of_range: the value "
+                                                   "given."},
+        "start_tc": {"type": "string", "description": "out_of_range: the video's first frame."},
+        "end_tc": {"type": "string", "description": "out_of_range: where the video ends "
+                                                    "(exclusive)."},
+        "in_tc": {"type": "string", "description": "reversed_range: the in point read."},
+        "out_tc": {"type": "string", "description": "reversed_range: the out point read."},
+        "duration_s": {"type": "number", "description": "cut_too_short, cut_too_long: the "
+                                                        "cut's length in seconds."},
+        "minimum_s": {"type": "number", "description": "cut_too_short: the shortest cut."},
+        "maximum_s": {"type": "number", "description": "cut_too_long: the longest cut."},
+        "allowed": {"type": "array", "items": {"type": "string"},
+                    "description": "invalid_rendition, invalid_accuracy: the values allowed."},
         "problems": {"type": "array", "description": "invalid_shotlist: every problem found.",
                      "items": {"type": "object", "properties": {
                          "index": {"type": ["integer", "null"],
@@ -330,3 +343,60 @@ EDITOR_VIDEO = _object({
         "error": {"type": ["string", "null"]},
     }, title="EditorRendition")},
 }, title="EditorVideo")
+
+
+# -- downloads (transcoder service) ------------------------------------------------------------
+
+RENDITION = {"type": "string", "enum": ["xdcam-hd422", "h264-1080p", "proxy", "original"],
+             "description": "What to download: a broadcast rendition (XDCAM HD422 MXF, "
+                            "H.264 1080p MP4), the preview proxy, or the master as ingested."}
+# A point of a cut: a timecode on the video's clock, or seconds from its start (as a string or
+# a number); the transcoder reads it and says what is wrong in `invalid_timecode`.
+CUT_POINT = {
+    "anyOf": [
+        {"type": "string", "minLength": 1, "maxLength": 20,
+         "not": {"pattern": CONTROL_CHARACTERS}},
+        {"type": "number", "minimum": 0, "maximum": 360_000},
+    ],
+    "description": "`HH:MM:SS:FF` on the video's own clock (`HH:MM:SS;FF` drop-frame), or "
+                   "seconds from its start (`12.5`, as a string or a number).",
+    "examples": ["10:00:05:12", 12.5],
+}
+DOWNLOAD_REQUEST = _object({
+    "rendition": RENDITION,
+    "in": CUT_POINT,
+    "out": CUT_POINT,
+    "accuracy": {"type": "string", "enum": ["fast", "frame"], "default": "fast",
+                 "description": "fast: cut on whole GOPs (no re-encoding, may start a little "
+                                "earlier and end a little later); frame: to the frame "
+                                "(re-encodes the edges)."},
+}, required=["rendition"], title="DownloadRequest")
+STRING_OR_NULL = {"type": ["string", "null"]}
+DOWNLOAD_STATUS = {"type": "string",
+                   "enum": ["queued", "running", "ready", "failed", "evicted"]}
+DOWNLOAD = _object({
+    "id": {"type": ["string", "null"], "description": "The job's id (null for the original, "
+                                                      "which is never made)."},
+    "status": DOWNLOAD_STATUS,
+    "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+    "rendition": {"type": "string"},
+    "url": {**STRING_OR_NULL, "description": "The signed link to the file (when ready): it "
+                                             "works for this account only, until expires_at."},
+    "expires_at": {"type": ["string", "null"], "format": "date-time"},
+    "filename": STRING_OR_NULL,
+    "in_tc": {**STRING_OR_NULL, "description": "Where the file really starts (a fast cut "
+                                               "widens to whole GOPs)."},
+    "out_tc": {**STRING_OR_NULL, "description": "Where it really ends (exclusive)."},
+    "requested_in_tc": STRING_OR_NULL,
+    "requested_out_tc": STRING_OR_NULL,
+    "accuracy": STRING_OR_NULL,
+    "size_bytes": {"type": ["integer", "null"]},
+    "status_url": STRING_OR_NULL,
+    "error": {**STRING_OR_NULL, "description": "When it failed: why, for people."},
+}, required=["id", "status", "progress"], title="Download")
+DOWNLOAD_PENDING = _object({
+    "id": {"type": "string"},
+    "status": DOWNLOAD_STATUS,
+    "status_url": {"type": "string", "description": "Where to ask how it goes."},
+    "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+}, title="DownloadPending")

@@ -10,6 +10,8 @@ from gateway.rpc import ServiceUnavailable
 from services.shared.errors import ServiceError
 
 GOOD_TOKEN = "good-session-token"
+OTHER_TOKEN = "other-session-token"
+UNVERIFIED_TOKEN = "unverified-session-token"
 EDITOR_TOKEN = "editor-session-token"
 EXPIRES_AT = "2099-01-01T00:00:00Z"
 ACCOUNT = {
@@ -27,7 +29,13 @@ PUBLIC_ACCOUNT = {name: ACCOUNT[name] for name in
 EDITOR_ACCOUNT = {**ACCOUNT, "id": "0b7d3c51-5f7e-4c59-a1f4-3f5d2b9e7a21",
                   "email": "paul.editor@example.org", "full_name": "Paul Editor",
                   "organisation": "Newsreel", "roles": ["editor"]}
-SESSIONS = {GOOD_TOKEN: ACCOUNT, EDITOR_TOKEN: EDITOR_ACCOUNT}
+OTHER_ACCOUNT = {**ACCOUNT, "id": "5a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                 "email": "jan.peeters@example.org", "full_name": "Jan Peeters",
+                 "organisation": "De Krant"}
+UNVERIFIED_ACCOUNT = {**ACCOUNT, "id": "6b2e3d4c-5f6a-4b7c-9d8e-0f1a2b3c4d5e",
+                      "email": "new.comer@example.org", "verified": False}
+SESSIONS = {GOOD_TOKEN: ACCOUNT, EDITOR_TOKEN: EDITOR_ACCOUNT, OTHER_TOKEN: OTHER_ACCOUNT,
+            UNVERIFIED_TOKEN: UNVERIFIED_ACCOUNT}
 
 
 def _authenticate(token: str) -> dict:
@@ -140,7 +148,33 @@ CATALOG_ANSWERS = {
     "publish_news": lambda **_: copy.deepcopy(NEWS_ITEM),
     "ingest_video": lambda **_: copy.deepcopy(VIDEO),
 }
-ANSWERS = {"auth": AUTH_ANSWERS, "catalog": CATALOG_ANSWERS}
+
+# -- the transcoder ------------------------------------------------------------------------------
+
+JOB_ID = "3c9e2d4f-8a1b-4c5d-9e6f-7a8b9c0d1e2f"
+CUT_PATH = f"cuts/{VIDEO_ID}/0123456789abcdef.mp4"
+JOB = {
+    "id": JOB_ID, "kind": "cut", "video_id": VIDEO_ID, "status": "queued", "progress": 0,
+    "rendition": "h264-1080p", "in_tc": None, "out_tc": None,
+    "requested_in_tc": "10:00:00:10", "requested_out_tc": "10:00:01:15", "accuracy": "fast",
+    "method": None, "path": None, "size_bytes": None, "error": None, "finished_at": None,
+}
+READY_JOB = {**JOB, "status": "ready", "progress": 100, "in_tc": "10:00:00:00",
+             "out_tc": "10:00:01:15", "method": "copy", "path": CUT_PATH, "size_bytes": 1000,
+             "finished_at": "2025-12-03T12:00:00Z"}
+
+
+def _recorded(**kwargs: Any) -> dict:
+    return {"id": "d0d0d0d0-0000-4000-8000-000000000000", **kwargs,
+            "created_at": "2025-12-03T12:00:00Z"}
+
+
+TRANSCODER_ANSWERS = {
+    "request_download": lambda **_: copy.deepcopy(JOB),
+    "get_job": lambda **_: copy.deepcopy(READY_JOB),
+    "record_download": _recorded,
+}
+ANSWERS = {"auth": AUTH_ANSWERS, "catalog": CATALOG_ANSWERS, "transcoder": TRANSCODER_ANSWERS}
 
 
 class FakeRpc:

@@ -81,6 +81,16 @@ class _Api:
     def get_job(self, job_id):
         return self.transcoder.job(job_id)
 
+    @service_rpc
+    def record_download(self, job_id, account_id, email, organisation, video_id, rendition,
+                        in_tc=None, out_tc=None, accuracy=None):
+        return self.transcoder.record_download(job_id, account_id, email, organisation,
+                                               video_id, rendition, in_tc, out_tc, accuracy)
+
+    @service_rpc
+    def list_downloads(self, video_id=None, account_id=None, since=None, page=1, per_page=50):
+        return self.transcoder.list_downloads(video_id, account_id, since, page, per_page)
+
     @reliable_handler("catalog", "video.ingested.v1")
     def on_video_ingested(self, event):
         outcome = self.transcoder.record_video(event, f"{self.name}.{event_type_of(event)}")

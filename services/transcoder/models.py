@@ -81,5 +81,27 @@ class Job(Base):
     last_access: Mapped[datetime] = mapped_column(Timestamp)
 
 
+class Download(Base):
+    """A download link the gateway issued: who (account, email and organisation as they were
+    then), what (video, rendition, the delivered in/out) and when. `job_id` is null for the
+    `original` (the master, no job). Written when the link is issued, not when the file is
+    fetched."""
+    __tablename__ = "downloads"
+    __table_args__ = (Index("ix_downloads_video_id_created_at", "video_id", "created_at"),
+                      Index("ix_downloads_account_id_created_at", "account_id", "created_at"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    account_id: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    video_id: Mapped[str] = mapped_column(String(36))
+    rendition: Mapped[str] = mapped_column(String(40))
+    in_tc: Mapped[str | None] = mapped_column(String(20))
+    out_tc: Mapped[str | None] = mapped_column(String(20))
+    accuracy: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
 outbox = Outbox("transcoder", outbox_table(Base.metadata))
 inbox = Inbox(processed_events_table(Base.metadata))

@@ -43,7 +43,7 @@ from services.shared.outbox import Outbox
 from .media import cuts, renditions
 from .media.run import TranscodeError
 from .media.timecode import CutRange, CutRequestError, as_rate, offset_timecode, resolve_cut
-from .models import Job, Video, inbox
+from .models import Download, Job, Video, inbox
 
 log = logging.getLogger(__name__)
 
@@ -514,6 +514,49 @@ class Transcoder:
             log.info("removed %s temporary files left by interrupted jobs", removed)
         return removed
 
+    # -- downloads (who was given which link) --------------------------------------------------
+
+    def record_download(self, job_id, account_id, email, organisation, video_id, rendition,
+                        in_tc=None, out_tc=None, accuracy=None) -> dict:
+        """Records a download link issued to an account (the gateway calls it when it answers
+        a ready download with its link). `job_id` is None for the original."""
+        if not isinstance(account_id, str) or not account_id or not isinstance(email, str) \
+                or not isinstance(video_id, str) or not isinstance(rendition, str):
+            raise ServiceError("invalid_request", {"reason": "missing"})
+        with self._unit() as session:
+            row = Download(id=str(uuid.uuid4()), job_id=job_id, account_id=account_id,
+                           email=email[:320], organisation=(organisation or None) and
+                           str(organisation)[:200], video_id=video_id, rendition=rendition[:40],
+                           in_tc=in_tc, out_tc=out_tc, accuracy=accuracy,
+                           created_at=self.clock())
+            session.add(row)
+            session.flush()
+            return _download_document(row)
+
+    def list_downloads(self, video_id=None, account_id=None, since=None, page=1,
+                       per_page=50) -> dict:
+        """The downloads, newest first, filtered by video, account and/or a moment (`since`:
+        ISO 8601, a naive one read as UTC)."""
+        page, per_page = max(1, int(page)), min(500, max(1, int(per_page)))
+        query = select(Download)
+        if video_id is not None:
+            query = query.where(Download.video_id == video_id)
+        if account_id is not None:
+            query = query.where(Download.account_id == account_id)
+        if since is not None:
+            moment = _parse_time(since) if isinstance(since, str) else since
+            if not isinstance(moment, datetime):
+                raise ServiceError("invalid_request", {"field": "since", "reason": "not_a_time"})
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            query = query.where(Download.created_at >= moment)
+        with self._unit() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = session.scalars(query.order_by(Download.created_at.desc(), Download.id)
+                                   .offset((page - 1) * per_page).limit(per_page)).all()
+            return {"items": [_download_document(row) for row in rows], "page": page,
+                    "per_page": per_page, "total": total}
+
     # -- helpers ------------------------------------------------------------------------------
 
     @contextmanager
@@ -552,6 +595,13 @@ class Transcoder:
                 "size_bytes": job.size_bytes if job.status == Status.READY else None,
                 "error": job.error if job.status == Status.FAILED else None,
                 "finished_at": _iso(job.finished_at)}
+
+
+def _download_document(row: Download) -> dict:
+    return {"id": row.id, "job_id": row.job_id, "account_id": row.account_id,
+            "email": row.email, "organisation": row.organisation, "video_id": row.video_id,
+            "rendition": row.rendition, "in_tc": row.in_tc, "out_tc": row.out_tc,
+            "accuracy": row.accuracy, "created_at": _iso(row.created_at)}
 
 
 def _facts_of(video: Video):

@@ -40,13 +40,23 @@ def test_ingest_then_the_queued_job_through_the_entrypoints(session_factory, set
     assert service.run_job(message) == Outcome.SKIPPED  # a redelivery
 
 
+def test_downloads_are_recorded_and_listed_through_the_entrypoints(session_factory,
+                                                                     settings):
+    service = _service(TranscoderApi, session_factory, settings)
+    row = service.record_download(None, "acc", "a@example.org", "Org", "vid", "original")
+    assert row["job_id"] is None and row["rendition"] == "original"
+    listed = service.list_downloads(video_id="vid")
+    assert [item["id"] for item in listed["items"]] == [row["id"]] and listed["total"] == 1
+
+
 def test_the_process_modes():
     def names(cls):
         container = ServiceContainer(cls, {"AMQP_URI": "memory://"})
         return sorted(e.method_name for e in container.entrypoints)
 
     assert names(TranscoderWorker) == ["run_job"]
-    assert names(TranscoderApi) == ["evict_cuts", "get_job", "on_video_ingested", "ping",
+    assert names(TranscoderApi) == ["evict_cuts", "get_job", "list_downloads",
+                                    "on_video_ingested", "ping", "record_download",
                                     "request_download"]
     assert names(TranscoderService) == sorted(names(TranscoderWorker) + names(TranscoderApi))
     assert TranscoderWorker.name == TranscoderApi.name == TranscoderService.name == "transcoder"
