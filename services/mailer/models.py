@@ -32,6 +32,8 @@ class Mail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # while a worker sends it: a second copy of the event waits instead of mailing twice
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Subscriber(Base):

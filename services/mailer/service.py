@@ -7,7 +7,7 @@ which mail clients fold into one."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +31,14 @@ class MailRequest:
     language: str
     context: dict
     headers: dict = field(default_factory=dict)
+
+
+# How long a worker owns a mail it is sending: longer than an SMTP exchange with its timeouts.
+SEND_LEASE = timedelta(seconds=90)
+
+
+class MailInProgress(Exception):
+    """Another worker is sending this very mail right now: retry later."""
 
 
 class Outcome:
@@ -143,14 +151,21 @@ class Mailer:
                 return Outcome.DUPLICATE
             mail = session.execute(select(Mail).where(
                 Mail.event_id == event_id, Mail.kind == request.kind,
-                Mail.account_id == request.account_id)).scalar_one_or_none()
+                Mail.account_id == request.account_id).with_for_update()).scalar_one_or_none()
             if mail is None:
                 mail = Mail(event_id=event_id, kind=request.kind, account_id=request.account_id,
                             recipient=request.to_addr, language=request.language,
                             message_id=message_id, status="sending", attempts=0,
                             created_at=now)
                 session.add(mail)
+            elif mail.status == "sending" and mail.lease_until and mail.lease_until > now:
+                # The broker gave the event to a second worker (the first one's connection
+                # dropped before its ack) while the first is still talking to the SMTP server.
+                # Back off; by the retry the first has remembered the event, or died and let
+                # its lease lapse.
+                raise MailInProgress(f"mail {mail.id} is being sent by another worker")
             mail.attempts += 1
+            mail.lease_until = now + SEND_LEASE
             session.flush()
             mail_id = mail.id
 
@@ -180,7 +195,8 @@ class Mailer:
 
     def _record_error(self, mail_id: int, error: Exception) -> None:
         with transaction(self.session) as session:
-            session.get(Mail, mail_id).last_error = str(error)[:2000]
+            mail = session.get(Mail, mail_id)
+            mail.last_error, mail.lease_until = str(error)[:2000], None
 
     def _record_failure(self, event, consumer, mail_id, request, error) -> None:
         with transaction(self.session) as session:

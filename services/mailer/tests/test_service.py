@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from services.mailer.models import Mail, outbox
-from services.mailer.service import Mailer, Outcome
+from services.mailer.service import Mailer, MailInProgress, Outcome
 from services.mailer.transport import PermanentMailError, TransientMailError
 from services.shared import cloudevents, unsubscribe
 from services.shared.sealed import Sealer
@@ -177,3 +177,50 @@ def test_the_newsletter_goes_to_each_subscriber_in_their_language_once(mailer, t
     assert unsubscribe.read(SECRET, token) == "bob"
     assert sent["bob"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert token in sent["bob"].get_body(("plain",)).get_content()
+
+
+def test_a_second_copy_of_an_event_in_flight_waits_instead_of_mailing_twice(
+        session_factory, transport, sealer):
+    """Two workers got the same event (a connection dropped before the first one's ack)."""
+    clock = [NOW]
+
+    def mailer_at():
+        return Mailer(session_factory(), transport, sealer, "Newsreel <no-reply@newsreel.test>",
+                      "newsreel.test", clock=lambda: clock[0], unsubscribe_key=SECRET)
+
+    first, second = mailer_at(), mailer_at()
+    event = code_event(sealer)
+    request = first.verification_code_mail(event["data"])
+
+    class SlowTransport(RecordingTransport):
+        def send(self, message):   # the second copy arrives while the first is at SMTP
+            with pytest.raises(MailInProgress):
+                second.deliver(event, CONSUMER, request, last_attempt=False)
+            super().send(message)
+
+    first.transport = second_transport = SlowTransport()
+    assert first.deliver(event, CONSUMER, request, last_attempt=False) == Outcome.SENT
+    assert second.deliver(event, CONSUMER, request, last_attempt=False) == Outcome.DUPLICATE
+    assert len(second_transport.sent) == 1 and transport.sent == []
+
+
+def test_a_lease_left_by_a_dead_worker_lapses(session_factory, transport, sealer):
+    clock = [NOW]
+    mailer = Mailer(session_factory(), transport, sealer, "Newsreel <no-reply@newsreel.test>",
+                    "newsreel.test", clock=lambda: clock[0], unsubscribe_key=SECRET)
+    event = code_event(sealer)
+    request = mailer.verification_code_mail(event["data"])
+
+    class DyingTransport(RecordingTransport):
+        def send(self, message):
+            raise SystemExit("the worker dies at the SMTP server")
+
+    mailer.transport = DyingTransport()
+    with pytest.raises(SystemExit):
+        mailer.deliver(event, CONSUMER, request, last_attempt=False)
+    mailer.transport = transport
+    with pytest.raises(MailInProgress):
+        mailer.deliver(event, CONSUMER, request, last_attempt=False)
+    clock[0] = NOW + timedelta(minutes=2)
+    assert mailer.deliver(event, CONSUMER, request, last_attempt=False) == Outcome.SENT
+    assert len(transport.sent) == 1
