@@ -21,7 +21,6 @@ O_NOFOLLOW); anything else is 404. Answers support `Range` (206) and carry
 
 import os
 import re
-import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
@@ -31,7 +30,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import safe_join
 
 from .errors import ApiError, error_response
-from .media import _file_response, open_media
+from .media import file_response, open_regular_file
 from .rpc import current_rpc
 from .sessions import request_credentials
 
@@ -141,19 +140,11 @@ def download(token: str):
     path = servable_file(link["path"])
     if path is None:
         return error_response("not_found")
-    try:
-        fd = open_media(path)
-    except (OSError, ValueError):  # gone (evicted), a link, unreadable
-        return error_response("not_found")
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError("not a regular file")
-    except OSError:
-        os.close(fd)
+    opened = open_regular_file(path)
+    if opened is None:
         return error_response("not_found")
     suffix = PurePosixPath(path).suffix.lower()
-    response = _file_response(fd, info, MEDIA_TYPES.get(suffix, "application/octet-stream"))
+    response = file_response(*opened, MEDIA_TYPES.get(suffix, "application/octet-stream"))
     # Only ASCII letters, digits, `.`, `_` and `-`: nothing to escape inside the quotes.
     filename = NOT_FILENAME.sub("-", link["filename"]).strip(".") or "download"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

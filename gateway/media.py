@@ -66,7 +66,24 @@ def open_media(path: str) -> int:
     return os.open(path, OPEN_FLAGS)
 
 
-def _file_response(fd: int, info: os.stat_result, mimetype: str) -> Response:
+def open_regular_file(path: str) -> tuple[int, os.stat_result] | None:
+    """The open descriptor and its stat for a regular file at `path` (no link followed), or
+    None for anything else: gone (evicted), a link, a folder, a FIFO, unreadable."""
+    try:
+        fd = open_media(path)
+    except (OSError, ValueError):
+        return None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode):
+            return fd, info
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
+def file_response(fd: int, info: os.stat_result, mimetype: str) -> Response:
     file = os.fdopen(fd, "rb")
     response = Response(wrap_file(request.environ, file), mimetype=mimetype,
                         direct_passthrough=True)
@@ -86,17 +103,9 @@ def preview(subpath: str):
     path = preview_file(subpath)
     if path is None:
         return error_response("not_found")
-    try:
-        fd = open_media(path)
-    except (OSError, ValueError):  # gone, a link, unreadable
+    opened = open_regular_file(path)
+    if opened is None:
         return error_response("not_found")
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError("not a regular file")
-    except OSError:
-        os.close(fd)
-        return error_response("not_found")
-    response = _file_response(fd, info, MEDIA_TYPES[Path(subpath).suffix])
+    response = file_response(*opened, MEDIA_TYPES[Path(subpath).suffix])
     allow_caching(IMMUTABLE)
     return response
