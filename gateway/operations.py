@@ -29,6 +29,8 @@ from .rpc import current_rpc
 from .sessions import request_credentials
 from .validation import validated_body, validated_path, validated_query
 
+# the role of the organisation's editors (granted with `python -m services.auth.cli grant`)
+EDITOR = "editor"
 RULE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 

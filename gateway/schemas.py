@@ -394,6 +394,34 @@ DOWNLOAD = _object({
     "status_url": STRING_OR_NULL,
     "error": {**STRING_OR_NULL, "description": "When it failed: why, for people."},
 }, required=["id", "status", "progress"], title="Download")
+DOWNLOAD_LOG_QUERY = _object({
+    "video_id": {**UUID, "description": "Only this video's downloads."},
+    "account_id": {"type": "string", "minLength": 1, "maxLength": 64,
+                   "description": "Only this account's downloads."},
+    "since": {**TIMESTAMP, "description": "Only the links issued from this moment on."},
+    "page": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1},
+    "per_page": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+}, required=[], title="DownloadLogQuery")
+DOWNLOAD_RECORD = _object({
+    "id": {"type": "string"},
+    "job_id": {**STRING_OR_NULL, "description": "The job that made the file (null for the "
+                                                "original)."},
+    "account_id": {"type": "string"},
+    "email": {"type": "string"},
+    "organisation": STRING_OR_NULL,
+    "video_id": {"type": "string"},
+    "rendition": {"type": "string"},
+    "in_tc": STRING_OR_NULL,
+    "out_tc": STRING_OR_NULL,
+    "accuracy": STRING_OR_NULL,
+    "created_at": {**TIMESTAMP, "description": "When the link was issued."},
+}, title="DownloadRecord")
+DOWNLOAD_LOG = _object({
+    "items": {"type": "array", "items": DOWNLOAD_RECORD},
+    "page": {"type": "integer", "minimum": 1},
+    "per_page": {"type": "integer", "minimum": 1},
+    "total": {"type": "integer", "minimum": 0},
+}, title="DownloadLog")
 DOWNLOAD_PENDING = _object({
     "id": {"type": "string"},
     "status": DOWNLOAD_STATUS,

@@ -67,16 +67,18 @@ def db_backend(request) -> str:
 
 @pytest.fixture
 def system_factory(tmp_path, smtp, db_backend):
-    """`system_factory(env=None, overrides=None, start=True, timeout=90)` builds a
+    """`system_factory(env=None, overrides=None, start=True, timeout=90, transcoder=False)`
+    builds a
     `NewsreelSystem` on its own vhost, databases (`db_backend`) and the `smtp` capture, starts
     it (migrations first) and returns it; every system is closed after the test, even when it
     fails. `env`: variables for every process; `overrides`: {service: {var: value}} for the
-    first start only."""
+    first start only; `transcoder`: the transcoder's api and worker processes too."""
     systems: list[NewsreelSystem] = []
 
-    def factory(*, env=None, overrides=None, start=True, timeout=90.0) -> NewsreelSystem:
+    def factory(*, env=None, overrides=None, start=True, timeout=90.0,
+                transcoder=False) -> NewsreelSystem:
         system = NewsreelSystem(backend=db_backend, tmp_path=tmp_path / f"system{len(systems)}",
-                                smtp=smtp, env=env)
+                                smtp=smtp, env=env, transcoder=transcoder)
         systems.append(system)
         if start:
             system.start(overrides=overrides, timeout=timeout)

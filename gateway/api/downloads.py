@@ -6,7 +6,8 @@ cut between two points (transcoder service), delivered through a signed link (fi
 - The transcoder makes the file (or finds it in its cache: the same cut asked before is ready
   at once). Ready: 200 with the link; else 202 with where to ask (`status_url`).
 - A download is recorded (transcoder `record_download`: who, what, when) each time a link is
-  issued, i.e. with every answer that carries a `url`, not when the file is fetched.
+  issued, i.e. with every answer that carries a `url`, not when the file is fetched; editors
+  list them (`GET /api/v1/downloads`): the usage terms require credit.
 - A cut the cache dropped (`evicted`) is asked again transparently when its status is read.
 - Why a job failed stays with the transcoder (paths, ffmpeg's words): the answer says it in a
   sentence."""
@@ -23,7 +24,7 @@ from .. import schemas
 from ..errors import ApiError
 from ..files import download_filename, is_servable_path, issue_link
 from ..i18n import current_language
-from ..operations import Session, operation
+from ..operations import EDITOR, Session, operation
 from ..rpc import current_rpc
 
 log = logging.getLogger(__name__)
@@ -150,3 +151,14 @@ def get_download(id: str, session: Session):
                    out=job.get("requested_out_tc"), accuracy=job.get("accuracy") or "fast",
                    account_id=account["id"])
     return jsonify(job_answer(job, video, account))
+
+
+@operation(downloads, "GET", "/downloads", tag=TAG, role=EDITOR,
+           summary="Who took what: the download log", query=schemas.DOWNLOAD_LOG_QUERY,
+           response=schemas.DOWNLOAD_LOG)
+def list_downloads(query: dict, session: Session):
+    """Every link issued (account, e-mail, organisation, video, rendition, in/out), newest
+    first; editors only. Filter by `video_id`, `account_id`, `since`."""
+    return jsonify(call("transcoder", "list_downloads", video_id=query.get("video_id"),
+                        account_id=query.get("account_id"), since=query.get("since"),
+                        page=query["page"], per_page=query["per_page"]))

@@ -17,13 +17,12 @@ from flask import Blueprint, jsonify
 from .. import schemas
 from ..config import NEWS_MAX_BODY_BYTES
 from ..i18n import current_language
-from ..operations import Session, operation
+from ..operations import EDITOR, Session, operation
 from ..rpc import current_rpc
 
 news = Blueprint("news", __name__, url_prefix="/api/v1")
 
 TAG = "news"
-EDITOR = "editor"
 
 
 def catalog(method: str, **kwargs):

@@ -12,6 +12,7 @@ from .conftest import PUBLIC_BASE_URL
 from .fakes import (
     ACCOUNT,
     CUT_PATH,
+    EDITOR_TOKEN,
     GOOD_TOKEN,
     JOB_ID,
     OTHER_TOKEN,
@@ -376,3 +377,41 @@ def test_the_document_says_both_answers_and_the_cut_errors(client):
     for code in ("invalid_timecode", "out_of_range", "reversed_range", "cut_too_short",
                  "cut_too_long", "not_verified"):
         assert code in str(operation["responses"])
+
+
+# -- the editors' download log -----------------------------------------------------------------
+
+LOG = {"items": [{
+    "id": "5b0e5f0e-1111-4a4a-9c9c-0123456789ab", "job_id": JOB_ID,
+    "account_id": ACCOUNT["id"], "email": ACCOUNT["email"], "organisation": "Le Quotidien",
+    "video_id": VIDEO_ID, "rendition": "h264-1080p", "in_tc": "10:00:00:10",
+    "out_tc": "10:00:01:15", "accuracy": "frame", "created_at": "2026-11-21T12:00:00Z"}],
+    "page": 2, "per_page": 10, "total": 11}
+
+
+def test_editors_list_who_took_what(client, rpc):
+    rpc.answer("transcoder.list_downloads", LOG)
+    response = client.get(f"/api/v1/downloads?video_id={VIDEO_ID}&since=2026-11-01T00:00:00Z"
+                          "&page=2&per_page=10",
+                          headers={"Authorization": f"Bearer {EDITOR_TOKEN}"})
+    assert response.status_code == 200, response.json
+    assert response.json == LOG
+    assert rpc.calls[-1] == ("transcoder.list_downloads", {
+        "video_id": VIDEO_ID, "account_id": None, "since": "2026-11-01T00:00:00Z",
+        "page": 2, "per_page": 10})
+
+
+@pytest.mark.parametrize("query", ["since=yesterday", "per_page=501", "video_id=../x"])
+def test_the_download_log_refuses_bad_filters(client, rpc, query):
+    response = client.get(f"/api/v1/downloads?{query}",
+                          headers={"Authorization": f"Bearer {EDITOR_TOKEN}"})
+    assert response.status_code == 400
+    assert "transcoder.list_downloads" not in rpc.methods_called
+
+
+def test_the_download_log_is_for_editors_only(client, rpc):
+    response = client.get("/api/v1/downloads", headers=BEARER)
+    assert response.status_code == 403
+    assert response.json["error"]["code"] == "forbidden"
+    assert client.get("/api/v1/downloads").status_code == 401
+    assert "transcoder.list_downloads" not in rpc.methods_called

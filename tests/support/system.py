@@ -35,9 +35,13 @@ from .processes import REPO_ROOT, ServiceProcess, all_of, free_port, http_ok
 from .rabbit import AMQP_URL, MANAGEMENT_URL, EventTap, TestVhost
 from .smtp import SmtpCapture
 
-SERVICES = ("auth", "mailer", "catalog", "gateway")
-NAMEKO_SERVICES = ("auth", "mailer", "catalog")
-DATABASES = ("auth", "mailer", "catalog")
+CORE_SERVICES = ("auth", "mailer", "catalog", "gateway")
+# the transcoder as production runs it: RPC and ingest handler in one process, the jobs in
+# another (a test kills the worker mid-job); started only by the tests that need it
+TRANSCODER_SERVICES = ("transcoder", "transcoder-worker")
+ALL_SERVICES = ("auth", "mailer", "catalog", *TRANSCODER_SERVICES, "gateway")
+DATABASE_OF = {"auth": "auth", "mailer": "mailer", "catalog": "catalog",
+               "transcoder": "transcoder", "transcoder-worker": "transcoder"}
 # services.shared.runner logs "<service> started, metrics on :<port>" once runner.start() has
 # returned, i.e. once every entrypoint (event handler queues included) is consuming. The
 # metrics port answers earlier than that, so readiness waits for both.
@@ -59,11 +63,16 @@ class NewsreelSystem:
     def __init__(self, *, backend: str, tmp_path: str | os.PathLike, smtp: SmtpCapture,
                  vhost: TestVhost | None = None, env: Mapping[str, str] | None = None,
                  log_dir: str | os.PathLike | None = None, python: str = sys.executable,
-                 commands: Mapping[str, Sequence[str]] | None = None):
+                 commands: Mapping[str, Sequence[str]] | None = None,
+                 transcoder: bool = False):
         """`env`: variables added for every process (e.g. rate limits); `vhost`: by default a
         fresh one, deleted at `close()`; `commands`: argv replacements by name ("migrate",
-        "auth", "mailer", "gateway"), for testing the harness itself."""
+        "auth", "mailer", "gateway"), for testing the harness itself; `transcoder`: run the
+        transcoder's two processes too."""
         self.backend = backend
+        self.services = ALL_SERVICES if transcoder else CORE_SERVICES
+        self.databases = tuple(dict.fromkeys(
+            DATABASE_OF[name] for name in self.services if name in DATABASE_OF))
         self.tmp_path = Path(tmp_path)
         self.tmp_path.mkdir(parents=True, exist_ok=True)
         self.log_dir = Path(log_dir) if log_dir is not None else self.tmp_path / "logs"
@@ -84,16 +93,15 @@ class NewsreelSystem:
             self.database_urls = {
                 name: databases.database_url(backend, name, self.tmp_path,
                                              addfinalizer=self._cleanups.append)
-                for name in DATABASES}
-            self.ports = {name: free_port() for name in SERVICES}
+                for name in self.databases}
+            self.ports = {name: free_port() for name in self.services}
             self.url = f"http://127.0.0.1:{self.ports['gateway']}"
             var = self.tmp_path / "var"
             var.mkdir(exist_ok=True)
             self.env: dict[str, str] = {
                 "AMQP_URI": self.vhost.amqp_uri_via(self.proxy.port),
-                "AUTH_DATABASE_URL": self.database_urls["auth"],
-                "MAILER_DATABASE_URL": self.database_urls["mailer"],
-                "CATALOG_DATABASE_URL": self.database_urls["catalog"],
+                **{f"{name.upper()}_DATABASE_URL": url
+                   for name, url in self.database_urls.items()},
                 "MEDIA_ROOT": str(var / "media"),
                 "SMTP_URL": smtp.url,
                 "SECRET_KEY": secrets.token_hex(32),
@@ -110,7 +118,7 @@ class NewsreelSystem:
                 **(env or {}),
             }
             self.commands = {**self._default_commands(), **(commands or {})}
-            for name in SERVICES:
+            for name in self.services:
                 self.processes[name] = ServiceProcess(
                     name, self.commands[name], env=self._process_env(name), cwd=REPO_ROOT,
                     log_dir=self.log_dir)
@@ -133,10 +141,12 @@ class NewsreelSystem:
     # --- wiring ----------------------------------------------------------------------------
     def _default_commands(self) -> dict[str, list[str]]:
         return {
-            "migrate": [self.python, "-m", "services.shared.migrate", *DATABASES],
+            "migrate": [self.python, "-m", "services.shared.migrate", *self.databases],
             "auth": [self.python, "-m", "services.auth"],
             "mailer": [self.python, "-m", "services.mailer"],
             "catalog": [self.python, "-m", "services.catalog"],
+            "transcoder": [self.python, "-m", "services.transcoder", "api"],
+            "transcoder-worker": [self.python, "-m", "services.transcoder", "worker"],
             # the production settings (gateway/gunicorn_conf.py), on a port of its own
             "gateway": [
                 _gunicorn(self.python), "-c", "python:gateway.gunicorn_conf",
@@ -146,7 +156,7 @@ class NewsreelSystem:
 
     def _process_env(self, name: str) -> dict[str, str]:
         env = {**os.environ, **self.env}
-        if name in NAMEKO_SERVICES:
+        if name in self.ports and name != "gateway":
             env["METRICS_PORT"] = str(self.ports[name])
         else:
             env.pop("METRICS_PORT", None)
@@ -168,7 +178,7 @@ class NewsreelSystem:
 
     # --- life cycle ------------------------------------------------------------------------
     def migrate(self, timeout: float = 120.0) -> None:
-        """`python -m services.shared.migrate auth mailer` with the services' environment."""
+        """`python -m services.shared.migrate <databases>` with the services' environment."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / "migrate.log"
         with open(log_path, "ab") as log:
@@ -191,12 +201,12 @@ class NewsreelSystem:
         if self.closed:
             raise RuntimeError("this system was closed")
         if name is None:
-            unknown = set(overrides or {}) - set(SERVICES)
+            unknown = set(overrides or {}) - set(self.services)
             if unknown:
                 raise ValueError(f"overrides for unknown services: {sorted(unknown)}")
             if not self.migrated:
                 self.migrate()
-            names = [n for n in SERVICES if not self.processes[n].running]
+            names = [n for n in self.services if not self.processes[n].running]
             for n in names:
                 self.processes[n].start((overrides or {}).get(n))
             if wait:
@@ -204,8 +214,8 @@ class NewsreelSystem:
                 for n in sorted(names, key=lambda n: n != "gateway"):
                     self.wait_ready(n, timeout)
             return self
-        if name not in SERVICES:
-            raise ValueError(f"unknown service {name!r}; one of {SERVICES}")
+        if name not in self.services:
+            raise ValueError(f"unknown service {name!r}; one of {self.services}")
         if not self.migrated:
             self.migrate()
         self.processes[name].start(extra_env)
@@ -240,7 +250,7 @@ class NewsreelSystem:
         errors: list[BaseException] = []
         crashes = self.unexpected_exits()
         # the gateway first (no new requests), then the services all at once
-        for group in (["gateway"], [n for n in SERVICES if n != "gateway"]):
+        for group in (["gateway"], [n for n in self.services if n != "gateway"]):
             for name in group:
                 with contextlib.suppress(Exception):
                     self.processes[name].terminate()

@@ -10,9 +10,15 @@ import pytest
 
 from services.shared.mediainfo import probe
 from services.transcoder.media import cuts as C
+from services.transcoder.media.inspection import (
+    closest,
+    difference,
+    ffprobe_json,
+    gray_frames,
+    keyframes,
+)
 from services.transcoder.media.timecode import CutRange, CutRequestError, resolve_cut
 
-from .conftest import closest, difference, ffprobe_json, gray_frames, keyframes
 from .test_renditions import FACTS
 
 # 10:00:00:13 → 10:00:02:12 of the 3-s 1080p renditions: frames [13, 62). It crosses whole

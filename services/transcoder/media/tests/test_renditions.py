@@ -12,9 +12,8 @@ import pytest
 
 from services.shared.mediainfo import MediaFacts, ffmpeg_binary, probe
 from services.transcoder.media import renditions as R
+from services.transcoder.media.inspection import closest, ffprobe_json, gray_frames, keyframes
 from services.transcoder.media.run import command_line
-
-from .conftest import closest, ffprobe_json, gray_frames, keyframes
 
 FACTS = MediaFacts(
     path="/m/master.mov", duration=60.0, frame_rate=Fraction(25), width=1920, height=1080,

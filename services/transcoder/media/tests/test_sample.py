@@ -4,9 +4,8 @@ from fractions import Fraction
 
 import pytest
 
+from services.transcoder.media.inspection import ffprobe_json
 from services.transcoder.media.sample import make_master
-
-from .conftest import ffprobe_json
 
 
 def test_refuses_impossible_masters(tmp_path):
