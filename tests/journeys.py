@@ -54,3 +54,25 @@ def bearer(token: str) -> dict:
 
 def error_code(response: requests.Response) -> str:
     return response.json()["error"]["code"]
+
+
+def signed_in(system, email: str, language: str = "fr") -> str:
+    """A registered, verified account's session token."""
+    register(system, email, language=language)
+    response = verify(system, email, latest_code(system, email))
+    assert response.status_code == 200, response.text
+    return response.json()["token"]
+
+
+def editor(system, email: str = "edith@example.org") -> str:
+    """A verified account granted the editor role with the auth command line."""
+    token = signed_in(system, email)
+    granted = system.run_python("-m", "services.auth.cli", "grant", "editor", email)
+    assert granted.returncode == 0, granted.stderr
+    return token
+
+
+def subscribe(system, token: str) -> None:
+    response = system.api("PUT", "/api/v1/me/newsletter", json={"subscribed": True},
+                          headers=bearer(token))
+    assert response.status_code == 200, response.text

@@ -17,7 +17,7 @@ import requests
 from services.catalog.sample.english import ENGLISH
 from services.catalog.sample.seeds import read_seeds, seeds_dir
 from services.shared import cloudevents
-from tests.journeys import bearer, error_code, latest_code, register, verify
+from tests.journeys import bearer, editor, error_code, signed_in
 
 pytestmark = pytest.mark.integration
 
@@ -27,20 +27,6 @@ SEEDS = read_seeds(seeds_dir())
 def load_samples(system) -> None:
     result = system.run_python("-m", "services.catalog.cli", "load-samples")
     assert result.returncode == 0, result.stderr
-
-
-def signed_in(system, email: str, language: str = "fr") -> str:
-    register(system, email, language=language)
-    response = verify(system, email, latest_code(system, email))
-    assert response.status_code == 200, response.text
-    return response.json()["token"]
-
-
-def editor(system, email: str = "edith@example.org") -> str:
-    token = signed_in(system, email)
-    granted = system.run_python("-m", "services.auth.cli", "grant", "editor", email)
-    assert granted.returncode == 0, granted.stderr
-    return token
 
 
 def news(system, **params) -> dict:

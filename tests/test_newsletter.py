@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from services.shared import cloudevents
-from tests.journeys import bearer, latest_code, register, verify
+from tests.journeys import bearer, signed_in
 from tests.support.smtp import sent_to
 
 pytestmark = pytest.mark.integration
@@ -27,11 +27,6 @@ def published(title_fr, title_en):
 def publish(system, event):
     system.vhost.publish("catalog.events", "news.published.v1", json.dumps(event),
                          content_type=cloudevents.CONTENT_TYPE, message_id=event["id"])
-
-
-def signed_in(system, email, language):
-    register(system, email, language=language)
-    return verify(system, email, latest_code(system, email)).json()["token"]
 
 
 def test_subscribers_get_the_news_in_their_language_and_can_leave_in_one_click(system_factory):
