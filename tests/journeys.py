@@ -3,12 +3,17 @@ benchmarks."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import requests
 
 from tests.support.smtp import find_code, sent_to
 
 PASSWORD = "Tr4in-Station-Bl00m"
 NEW_PASSWORD = "Gl4cier-Harbour-Mint"
+# what the transcoder makes of every ingested video for the portal's player
+PREVIEWS = {"poster", "storyboard", "proxy", "hls"}
 
 
 def register(system, email: str, language: str = "fr", password: str = PASSWORD,
@@ -76,3 +81,58 @@ def subscribe(system, token: str) -> None:
     response = system.api("PUT", "/api/v1/me/newsletter", json={"subscribed": True},
                           headers=bearer(token))
     assert response.status_code == 200, response.text
+
+
+# -- videos and downloads -----------------------------------------------------------------
+
+def ingest(system, token: str, tap, item: dict, master: Path, name: str,
+           shotlist: list | None = None, timeout: float = 180) -> tuple[dict, dict]:
+    """An editor's new item (a draft) with one video from `master`, copied into the ingest
+    folder, its previews made (`tap` sees the transcoder's rendition.ready.v1 for each);
+    returns (item, video) as the editor's API answers them."""
+    target = Path(system.env["MEDIA_ROOT"]) / "ingest" / "e2e" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(master, target)
+    created = system.api("POST", "/api/v1/news", json=item, headers=bearer(token))
+    assert created.status_code == 201, created.text
+    video = system.api("POST", "/api/v1/videos", headers=bearer(token), json={
+        "news_id": created.json()["id"], "master_path": f"e2e/{name}",
+        "shotlist": shotlist or []})
+    assert video.status_code == 201, video.text
+    video_id = video.json()["id"]
+    ready = tap.wait_for(lambda m: m.routing_key == "rendition.ready.v1"
+                         and m.json()["data"]["video_id"] == video_id, count=len(PREVIEWS),
+                         timeout=timeout)
+    assert {m.json()["data"]["rendition"] for m in ready} == PREVIEWS
+    return created.json(), video.json()
+
+
+def as_user(token: str, lang: str = "en") -> dict:
+    return {**bearer(token), "Accept-Language": lang}
+
+
+def request_download(system, token: str, video_id: str, lang: str = "en", **body):
+    return system.api("POST", f"/api/v1/videos/{video_id}/downloads", json=body,
+                      headers=as_user(token, lang))
+
+
+def until_ready(system, token: str, answer: requests.Response, timeout: float = 240,
+                lang: str = "en", interval: float = 0.25) -> dict:
+    """The download's answer once it is ready (polling its status_url as a client would, in
+    the same language); every answer on the way is checked to carry no link."""
+    assert answer.status_code in (200, 202), answer.text
+    if answer.status_code == 200:
+        return answer.json()
+    status_url = answer.json()["status_url"]
+
+    def ready():
+        state = system.api("GET", status_url, headers=as_user(token, lang))
+        assert state.status_code == 200, state.text
+        body = state.json()
+        assert body["status"] in ("queued", "running", "ready"), body
+        if body["status"] != "ready":
+            assert body["url"] is None and 0 <= body["progress"] < 100
+            return None
+        return body
+    return system.wait_until(ready, timeout=timeout, interval=interval,
+                             message=f"{status_url} was not ready in {timeout} s")

@@ -17,7 +17,6 @@ One system per database backend serves the module: media is dear on two cores.""
 
 from __future__ import annotations
 
-import shutil
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -32,7 +31,18 @@ from services.transcoder.media.inspection import closest, ffprobe_json, gray_fra
 from services.transcoder.media.renditions import RENDITIONS
 from services.transcoder.media.sample import make_master
 from services.transcoder.media.timecode import timecode_to_frames
-from tests.journeys import bearer, editor, error_code, signed_in, subscribe
+from tests.journeys import (
+    PREVIEWS,
+    as_user,
+    bearer,
+    editor,
+    error_code,
+    ingest,
+    request_download,
+    signed_in,
+    subscribe,
+    until_ready,
+)
 from tests.support.databases import BACKENDS
 from tests.support.smtp import SmtpCapture, sent_to
 from tests.support.system import NewsreelSystem
@@ -48,7 +58,11 @@ ITEM = {"translations": {
     "en": {"title": "Ministers open the Kerbriant viaduct",
            "summary": "The Kerbriant viaduct now links both banks.",
            "body": "Ministers opened the viaduct.\n\n“A long-awaited structure”"}}}
-PREVIEWS = {"poster", "storyboard", "proxy", "hls"}
+SHOTLIST = [
+    {"in_tc": "10:00:00:00", "out_tc": "10:00:02:00", "kind": "shot",
+     "description": {"fr": "Vue générale du viaduc", "en": "Wide shot of the viaduct"}},
+    {"in_tc": "10:00:02:00", "out_tc": "10:00:04:00", "kind": "soundbite",
+     "description": {"fr": "Déclaration", "en": "Statement"}, "speaker": "The Minister"}]
 WHOLE = ("xdcam-hd422", "h264-1080p", "proxy", "original")
 
 
@@ -83,7 +97,8 @@ def newsroom(request, tmp_path_factory, masters):
         room.carl = signed_in(system, "carl@example.org", "en")
         subscribe(system, room.ana)
         subscribe(system, room.ben)
-        room.item, room.video = ingest(system, room.edith, tap, ITEM, masters.hd, "viaduct.mov")
+        room.item, room.video = ingest(system, room.edith, tap, ITEM, masters.hd,
+                                       "viaduct.mov", shotlist=SHOTLIST)
         published = system.api("POST", f"/api/v1/news/{room.item['id']}/publish",
                                headers=bearer(room.edith))
         assert published.status_code == 200, published.text
@@ -93,61 +108,6 @@ def newsroom(request, tmp_path_factory, masters):
             system.close()
         finally:
             smtp.stop()
-
-
-def ingest(system, token: str, tap, item: dict, master: Path, name: str):
-    """A new item with one video from `master`, its previews made (the transcoder's
-    rendition.ready.v1 for each); returns (item, video) as the editor's API answers them."""
-    target = Path(system.env["MEDIA_ROOT"]) / "ingest" / "e2e" / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(master, target)
-    created = system.api("POST", "/api/v1/news", json=item, headers=bearer(token))
-    assert created.status_code == 201, created.text
-    video = system.api("POST", "/api/v1/videos", headers=bearer(token), json={
-        "news_id": created.json()["id"], "master_path": f"e2e/{name}", "shotlist": [
-            {"in_tc": "10:00:00:00", "out_tc": "10:00:02:00", "kind": "shot",
-             "description": {"fr": "Vue générale du viaduc", "en": "Wide shot of the viaduct"}},
-            {"in_tc": "10:00:02:00", "out_tc": "10:00:04:00", "kind": "soundbite",
-             "description": {"fr": "Déclaration", "en": "Statement"},
-             "speaker": "The Minister"}]})
-    assert video.status_code == 201, video.text
-    video_id = video.json()["id"]
-    ready = tap.wait_for(lambda m: m.routing_key == "rendition.ready.v1"
-                         and m.json()["data"]["video_id"] == video_id, count=len(PREVIEWS),
-                         timeout=180)
-    assert {m.json()["data"]["rendition"] for m in ready} == PREVIEWS
-    return created.json(), video.json()
-
-
-def as_user(token: str, lang: str = "en") -> dict:
-    return {**bearer(token), "Accept-Language": lang}
-
-
-def request_download(system, token: str, video_id: str, lang: str = "en", **body):
-    return system.api("POST", f"/api/v1/videos/{video_id}/downloads", json=body,
-                      headers=as_user(token, lang))
-
-
-def until_ready(system, token: str, answer: requests.Response, timeout: float = 240,
-                lang: str = "en") -> dict:
-    """The download's answer once it is ready (polling its status_url as a client would, in
-    the same language); every answer on the way is checked to carry no link."""
-    assert answer.status_code in (200, 202), answer.text
-    if answer.status_code == 200:
-        return answer.json()
-    status_url = answer.json()["status_url"]
-
-    def ready():
-        state = system.api("GET", status_url, headers=as_user(token, lang))
-        assert state.status_code == 200, state.text
-        body = state.json()
-        assert body["status"] in ("queued", "running", "ready"), body
-        if body["status"] != "ready":
-            assert body["url"] is None and 0 <= body["progress"] < 100
-            return None
-        return body
-    return system.wait_until(ready, timeout=timeout, interval=0.25,
-                             message=f"{status_url} was not ready in {timeout} s")
 
 
 def fetch(token: str, url: str, dest: Path) -> requests.Response:
