@@ -6,9 +6,10 @@
 The system runs as in the tests (gateway, catalog, the transcoder's api and worker, RabbitMQ,
 SQLite or PostgreSQL). A journalist asks for a rendition of a published video through the API
 and polls its status every half second (the portal's pace); the clock runs from the request to
-the answer that carries the link, and the job's own row says how long the worker spent. The baseline is the bare ffmpeg command of the same graph on the
-same master. The master's tone is already at -23 LUFS, so the service's graph is that very
-command, and the overhead is what the service adds: the RPC and the queue, the loudness
+the answer that carries the link, and the job's own row says how long the worker spent. The
+baseline is the bare ffmpeg command of the same graph on the same master. The master's tone is
+already at -23 LUFS, so the service's graph is that very command, and the overhead is what the
+service adds: the RPC and the queue, the loudness
 measurement it makes to learn that no normalisation is needed (also timed alone), the progress
 parsing, the probe of the output before the rename, the database and the events."""
 

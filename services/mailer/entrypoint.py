@@ -7,14 +7,14 @@ from nameko.extensions import DependencyProvider
 
 from services.shared.cloudevents import event_type_of
 from services.shared.config import database_url, env, require, var_dir
-from services.shared.consumer import Delivery, reliable_handler
+from services.shared.consumer import Delivery, Later, reliable_handler
 from services.shared.db import Database
 from services.shared.metrics import EVENTS_CONSUMED, EntrypointMetrics
 from services.shared.outbox import OutboxRelay
 from services.shared.sealed import Sealer
 
 from .models import outbox
-from .service import Mailer, Outcome
+from .service import Mailer, MailInProgress, Outcome
 from .transport import transport_from_env
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,16 @@ class MailerService:
         EVENTS_CONSUMED.labels(self.name, event_type_of(event), outcome).inc()
         return outcome
 
+    def _deliver(self, mailer: Mailer, event, consumer: str, request) -> str:
+        try:
+            return mailer.deliver(event, consumer, request, last_attempt=self.delivery.is_last)
+        except MailInProgress as busy:  # not a failure: the message comes back, attempt kept
+            raise Later(busy.seconds_left, str(busy)) from None
+
     def _send(self, event, request_for):
         mailer = self.mailer
-        return self._counted(event, mailer.deliver(
-            event, self._consumer(event), request_for(mailer, event["data"]),
-            last_attempt=self.delivery.is_last))
+        return self._counted(event, self._deliver(
+            mailer, event, self._consumer(event), request_for(mailer, event["data"])))
 
     @reliable_handler("auth", "verification_code.issued.v1")
     def on_verification_code_issued(self, event):
@@ -99,8 +104,8 @@ class MailerService:
         """One newsletter per subscriber. If a send fails for now, the whole event is retried
         and the subscribers already served are skipped (each is remembered on its own)."""
         mailer = self.mailer
-        outcomes = [mailer.deliver(event, f"{self._consumer(event)}/{request.account_id}",
-                                   request, last_attempt=self.delivery.is_last)
+        outcomes = [self._deliver(mailer, event, f"{self._consumer(event)}/{request.account_id}",
+                                  request)
                     for request in mailer.newsletter_mails(event["data"])]
         return self._counted(event, Outcome.SENT if outcomes else Outcome.RECORDED)
 

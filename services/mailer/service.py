@@ -38,7 +38,11 @@ SEND_LEASE = timedelta(seconds=90)
 
 
 class MailInProgress(Exception):
-    """Another worker is sending this very mail right now: retry later."""
+    """Another worker is sending this very mail right now: come back when its lease ends."""
+
+    def __init__(self, message: str, seconds_left: float):
+        super().__init__(message)
+        self.seconds_left = seconds_left
 
 
 class Outcome:
@@ -163,7 +167,8 @@ class Mailer:
                 # dropped before its ack) while the first is still talking to the SMTP server.
                 # Back off; by the retry the first has remembered the event, or died and let
                 # its lease lapse.
-                raise MailInProgress(f"mail {mail.id} is being sent by another worker")
+                raise MailInProgress(f"mail {mail.id} is being sent by another worker",
+                                     (mail.lease_until - now).total_seconds())
             mail.attempts += 1
             mail.lease_until = now + SEND_LEASE
             session.flush()

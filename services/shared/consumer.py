@@ -6,6 +6,10 @@ hot loop). `reliable_handler` instead sends a failed message to a delay queue fo
 delay parks it in `<queue>.dlq`, where an operator can inspect and replay it
 (`python -m services.shared.dlq`). The ack comes only after the retry or the parking was
 confirmed by the broker, so a crash in between redelivers the message instead of losing it.
+
+A handler that cannot act on a message *yet* (another worker holds the work it names) raises
+`Later`: the message goes through the delay queue nearest the wait it asks for, and that does
+not count as an attempt.
 """
 
 import logging
@@ -25,6 +29,14 @@ log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x-newsreel-attempt"
 DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000, 600_000)
+
+
+class Later(Exception):
+    """Not now: hand the message back to come again in about `seconds` (not an attempt)."""
+
+    def __init__(self, seconds: float, reason: str = ""):
+        super().__init__(reason or f"later, in {seconds:.0f} s")
+        self.seconds = seconds
 
 
 def retry_delays_ms() -> tuple[int, ...]:
@@ -49,8 +61,11 @@ def dead_letter_queue(queue_name: str) -> Queue:
 
 class ReliableEventHandler(EventHandler):
     def __init__(self, source_service, event_type, **kwargs):
+        expected = kwargs.pop("expected_exceptions", ())
+        expected = expected if isinstance(expected, tuple) else (expected,)
         super().__init__(source_service, event_type, reliable_delivery=True,
-                         requeue_on_error=False, **kwargs)
+                         requeue_on_error=False, expected_exceptions=(*expected, Later),
+                         **kwargs)
 
     def setup(self):
         super().setup()
@@ -65,6 +80,7 @@ class ReliableEventHandler(EventHandler):
         context_data = self.unpack_message_headers(message)
         context_data["delivery_attempt"] = attempt
         context_data["delivery_is_last"] = attempt > len(self.delays)
+        context_data["delivery_redelivered"] = bool(message.delivery_info.get("redelivered"))
         try:
             self.container.spawn_worker(
                 self, (body,), {}, context_data=context_data,
@@ -78,7 +94,14 @@ class ReliableEventHandler(EventHandler):
             self.queue_consumer.ack_message(message)
             return result, exc_info
         try:
-            if attempt <= len(self.delays):
+            if isinstance(exc_info[1], Later):
+                delay = self._nearest_delay(exc_info[1].seconds)
+                self._republish(message, self.retry_queues[delay].name, attempt, exc_info)
+                metrics.MESSAGES_DEFERRED.labels(
+                    self.container.service_name, self.queue.name).inc()
+                log.info("handler %s: %s; the message comes back in %s ms", self.method_name,
+                         exc_info[1], self.delays[delay])
+            elif attempt <= len(self.delays):
                 self._republish(message, self.retry_queues[attempt - 1].name, attempt + 1, exc_info)
                 metrics.MESSAGES_RETRIED.labels(self.container.service_name, self.queue.name).inc()
                 log.warning("handler %s failed (attempt %s), retrying in %s ms",
@@ -95,6 +118,14 @@ class ReliableEventHandler(EventHandler):
         else:
             self.queue_consumer.ack_message(message)
         return result, exc_info
+
+    def _nearest_delay(self, seconds: float) -> int:
+        """The index of the shortest delay queue that waits at least `seconds` (else the
+        longest)."""
+        for index, delay_ms in enumerate(self.delays):
+            if delay_ms >= seconds * 1000:
+                return index
+        return len(self.delays) - 1
 
     def _republish(self, message, queue_name, attempt, exc_info):
         headers = dict(message.headers)
@@ -117,10 +148,15 @@ class Delivery(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return DeliveryInfo(worker_ctx.context_data.get("delivery_attempt", 1),
-                            worker_ctx.context_data.get("delivery_is_last", False))
+                            worker_ctx.context_data.get("delivery_is_last", False),
+                            worker_ctx.context_data.get("delivery_redelivered", False))
 
 
 class DeliveryInfo:
-    def __init__(self, attempt: int, is_last: bool):
+    """`redelivered`: the broker delivered this message before to a consumer that went away
+    without acking it (it died, or lost its connection)."""
+
+    def __init__(self, attempt: int, is_last: bool, redelivered: bool = False):
         self.attempt = attempt
         self.is_last = is_last
+        self.redelivered = redelivered

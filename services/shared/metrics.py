@@ -31,6 +31,9 @@ OUTBOX_PUBLISH_FAILURES = Counter(
 MESSAGES_RETRIED = Counter(
     "newsreel_messages_retried_total", "Messages sent back for a delayed retry.",
     ["service", "queue"])
+MESSAGES_DEFERRED = Counter(
+    "newsreel_messages_deferred_total", "Messages handed back for later because another "
+    "worker holds their work (not failures).", ["service", "queue"])
 MESSAGES_DEAD_LETTERED = Counter(
     "newsreel_messages_dead_lettered_total", "Messages parked in a dead-letter queue.",
     ["service", "queue"])

@@ -18,14 +18,14 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from services.shared.cloudevents import event_type_of
 from services.shared.config import database_url, env_int
-from services.shared.consumer import Delivery, reliable_handler
+from services.shared.consumer import Delivery, Later, reliable_handler
 from services.shared.db import Database
 from services.shared.errors import service_rpc
 from services.shared.metrics import EVENTS_CONSUMED, EntrypointMetrics
 from services.shared.outbox import OutboxRelay
 
 from .models import outbox
-from .service import Outcome, Transcoder, TranscoderSettings
+from .service import JobHeld, Outcome, Transcoder, TranscoderSettings
 
 JOBS = Counter("newsreel_jobs_total", "Transcoder jobs run, by kind and outcome.",
                ["kind", "outcome"])
@@ -108,14 +108,18 @@ class _Worker:
     @reliable_handler("transcoder", "job.queued.v1")
     def run_job(self, event):
         """Acked only when this returns: a worker that dies mid-job has the message delivered
-        again (and the job starts over). A failure that is not the media's is raised for a
-        retry; on the last delivery it is recorded as the job's failure."""
+        again (and the job starts over). A second copy of the message while the job runs
+        elsewhere comes back later. A failure that is not the media's is raised for a retry;
+        on the last delivery it is recorded as the job's failure."""
         kind = event["data"].get("kind", "unknown")
         started = time.monotonic()
         JOBS_IN_PROGRESS.inc()
         try:
             outcome = self.transcoder.run_job(event["data"]["job_id"],
-                                              last_attempt=self.delivery.is_last)
+                                              last_attempt=self.delivery.is_last,
+                                              redelivered=self.delivery.redelivered)
+        except JobHeld as held:
+            raise Later(held.seconds_left, str(held)) from None
         except Exception:
             JOBS.labels(kind, Outcome.RETRY).inc()
             raise

@@ -50,7 +50,9 @@ class Job(Base):
     whole rendition) or `cut` (frames [in_frame, out_frame) of a rendition, `accuracy` fast or
     frame). Status: queued, running, ready, failed, evicted (a cut whose file the cache
     dropped: asking again makes it again). `in_tc`/`out_tc` are what was really delivered (a
-    fast cut widens to whole GOPs), `requested_*` what was asked. Paths relative to MEDIA_ROOT."""
+    fast cut widens to whole GOPs), `requested_*` what was asked. Paths relative to MEDIA_ROOT.
+    A running job is leased: `lease_owner` (one run of it) renews `lease_until` while it works;
+    a second copy of its queue message finds the lease live and comes back later."""
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_status_kind_last_access", "status", "kind", "last_access"),)
 
@@ -79,6 +81,8 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
     last_access: Mapped[datetime] = mapped_column(Timestamp)
+    lease_owner: Mapped[str | None] = mapped_column(String(36))
+    lease_until: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class Download(Base):

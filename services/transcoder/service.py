@@ -19,17 +19,18 @@ directly.
 import hashlib
 import logging
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,6 +70,15 @@ class Status:
     EVICTED = "evicted"
 
 
+class JobHeld(Exception):
+    """Another run of this job holds its live lease: this copy of the message should come
+    back in about `seconds_left`."""
+
+    def __init__(self, job_id: str, seconds_left: float):
+        super().__init__(f"job {job_id} is being run by another worker")
+        self.seconds_left = seconds_left
+
+
 class Outcome:
     RECORDED = "recorded"
     DUPLICATE = "duplicate"
@@ -81,16 +91,20 @@ class Outcome:
 @dataclass(frozen=True)
 class TranscoderSettings:
     """`media_root`: MEDIA_ROOT (shared with the catalog and the gateway); every path stored or
-    emitted is relative to it. `cut_cache_max_bytes`: CUT_CACHE_MAX_BYTES (default 20 GiB)."""
+    emitted is relative to it. `cut_cache_max_bytes`: CUT_CACHE_MAX_BYTES (default 20 GiB).
+    `job_lease_seconds`: JOB_LEASE_SECONDS, how long a running job stays its run's without a
+    renewal (renewed every third of it)."""
     media_root: Path
     cut_cache_max_bytes: int = 20 * GiB
     storyboard_count: int = 10
+    job_lease_seconds: float = 60.0
 
     @classmethod
     def from_env(cls) -> "TranscoderSettings":
         return cls(media_root=Path(env("MEDIA_ROOT") or var_dir() / "media").absolute(),
                    cut_cache_max_bytes=env_int("CUT_CACHE_MAX_BYTES", 20 * GiB),
-                   storyboard_count=env_int("STORYBOARD_COUNT", 10))
+                   storyboard_count=env_int("STORYBOARD_COUNT", 10),
+                   job_lease_seconds=env_int("JOB_LEASE_SECONDS", 60))
 
 
 @dataclass(frozen=True)
@@ -276,12 +290,17 @@ class Transcoder:
     # -- running ------------------------------------------------------------------------------
 
     def run_job(self, job_id: str, on_progress: Callable[[int], None] | None = None,
-                last_attempt: bool = True) -> str:
+                last_attempt: bool = True, redelivered: bool = False) -> str:
         """Does a queued job. Called for every delivery of its queue message: a job already
-        finished is skipped; a job found running was interrupted (its worker died before the
-        ack) and starts over. A media failure is recorded at once; any other error is raised
-        for a retry (the job goes back to queued), recorded as a failure on the last one."""
+        finished is skipped. A job found running is either held by a live run (its lease is
+        renewed: this is a second copy of the message, `JobHeld` says when to come back) or
+        was interrupted: its lease lapsed, or this very message comes back `redelivered`
+        because the worker that had it died before the ack; then it starts over. A media
+        failure is recorded at once; any other error is raised for a retry (the job goes back
+        to queued), recorded as a failure on the last one. Only the run that holds the lease
+        records an outcome."""
         now = self.clock()
+        owner = str(uuid.uuid4())
         with self._unit() as session:
             job = session.get(Job, job_id, with_for_update=True)
             if job is None:
@@ -289,9 +308,16 @@ class Transcoder:
                 return Outcome.SKIPPED
             if job.status not in (Status.QUEUED, Status.RUNNING):
                 return Outcome.SKIPPED
+            if job.status == Status.RUNNING and not redelivered and job.lease_until and \
+                    job.lease_until > now:
+                raise JobHeld(job_id, (job.lease_until - now).total_seconds())
+            if job.status == Status.RUNNING:
+                log.warning("job %s was interrupted (attempt %s): starting it over", job_id,
+                            job.attempts)
             job.status, job.progress, job.error = Status.RUNNING, 0, None
             job.attempts += 1
             job.started_at, job.finished_at = now, None
+            job.lease_owner, job.lease_until = owner, now + self._lease
             video = _snapshot(session.get(Video, job.video_id))
             job = _snapshot(job)
             kind = job.kind
@@ -299,31 +325,62 @@ class Transcoder:
         def save(value: int) -> None:
             with self._unit() as s:
                 row = s.get(Job, job_id, with_for_update=True)
-                if row is not None and row.status == Status.RUNNING:
+                if row is not None and row.status == Status.RUNNING and row.lease_owner == owner:
                     row.progress = value
             if on_progress is not None:
                 on_progress(value)
 
         progress = _Throttle(save)
         try:
-            work = {"preview": self._run_preview, "rendition": self._run_rendition,
-                    "cut": self._run_cut}[kind]
-            result = work(job, video, progress)
+            with self._lease_kept(job_id, owner):
+                work = {"preview": self._run_preview, "rendition": self._run_rendition,
+                        "cut": self._run_cut}[kind]
+                result = work(job, video, progress)
         except MEDIA_FAILURES as error:
             log.warning("job %s failed: %s", job_id, error)
-            self._finish_failed(job_id, _reason(error))
-            return Outcome.FAILED
+            return self._finish_failed(job_id, owner, _reason(error))
         except Exception as error:
             if last_attempt:
                 log.exception("job %s failed on its last attempt", job_id)
-                self._finish_failed(job_id, _reason(error))
-                return Outcome.FAILED
+                return self._finish_failed(job_id, owner, _reason(error))
             with self._unit() as session:
                 row = session.get(Job, job_id, with_for_update=True)
-                row.status, row.error = Status.QUEUED, _reason(error)
+                if row.lease_owner == owner:
+                    row.status, row.error = Status.QUEUED, _reason(error)
+                    row.lease_owner = row.lease_until = None
             raise
-        self._finish_ready(job_id, result)
-        return Outcome.READY
+        return self._finish_ready(job_id, owner, result)
+
+    @property
+    def _lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.job_lease_seconds)
+
+    @contextmanager
+    def _lease_kept(self, job_id: str, owner: str) -> Iterator[None]:
+        """Renews the job's lease every third of its length while the block runs, from a
+        thread of its own (a green one under eventlet) on a session of its own: the work may
+        go a long time without progress to report (a loudness measurement)."""
+        stop = threading.Event()
+        engine = self.session.get_bind()
+
+        def renew() -> None:
+            while not stop.wait(self.settings.job_lease_seconds / 3):
+                try:
+                    with Session(engine) as session, session.begin():
+                        session.execute(update(Job).where(
+                            Job.id == job_id, Job.lease_owner == owner,
+                            Job.status == Status.RUNNING).values(
+                            lease_until=self.clock() + self._lease))
+                except Exception:  # the next renewal may work; the job must not stop for it
+                    log.exception("could not renew the lease of job %s", job_id)
+
+        keeper = threading.Thread(target=renew, name=f"lease-{job_id[:8]}", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            keeper.join()
 
     # the three kinds of work: each returns what _finish_ready records
 
@@ -401,15 +458,18 @@ class Transcoder:
 
     # -- outcomes -----------------------------------------------------------------------------
 
-    def _finish_ready(self, job_id: str, result: dict) -> None:
+    def _finish_ready(self, job_id: str, owner: str, result: dict) -> str:
         now = self.clock()
         with self._unit() as session:
             job = session.get(Job, job_id, with_for_update=True)
+            if not self._still_owned(job, owner):
+                return Outcome.SKIPPED
             job.status, job.progress, job.error = Status.READY, 100, None
             job.output_path, job.size_bytes = result["path"], result["size_bytes"]
             job.in_tc, job.out_tc = result.get("in_tc"), result.get("out_tc")
             job.method = result.get("method")
             job.finished_at = job.last_access = now
+            job.lease_owner = job.lease_until = None
             for data in result["rendition_events"]:
                 self.outbox.add(session, "rendition.ready.v1", data, subject=job.video_id)
             for name in result["made"]:  # whole renditions made: cached as jobs of their own
@@ -417,6 +477,18 @@ class Transcoder:
                     self._record_made_rendition(session, job, name, now)
             if job.kind == "cut":
                 self.outbox.add(session, "cut.ready.v1", self._cut_event(job), subject=job.id)
+        return Outcome.READY
+
+    @staticmethod
+    def _still_owned(job: Job | None, owner: str) -> bool:
+        """Whether this run still holds the job. A run whose lease lapsed (it stalled) may
+        have been replaced by another: the other records the outcome, so the events are
+        emitted once; the file this one made is the same and already in place."""
+        if job is not None and job.status == Status.RUNNING and job.lease_owner == owner:
+            return True
+        log.warning("job %s was taken over by another run: this run's outcome is dropped",
+                    job.id if job is not None else "?")
+        return False
 
     def _record_made_rendition(self, session, job: Job, name: str, now: datetime) -> None:
         key = cache_key(job.video_id, name, None, None, None)
@@ -433,12 +505,15 @@ class Transcoder:
         row.output_path, row.size_bytes = self._relative(path), path.stat().st_size
         row.finished_at = row.last_access = now
 
-    def _finish_failed(self, job_id: str, reason: str) -> None:
+    def _finish_failed(self, job_id: str, owner: str, reason: str) -> str:
         now = self.clock()
         with self._unit() as session:
             job = session.get(Job, job_id, with_for_update=True)
+            if not self._still_owned(job, owner):
+                return Outcome.SKIPPED
             job.status, job.error, job.finished_at = Status.FAILED, reason, now
             job.output_path = job.size_bytes = None
+            job.lease_owner = job.lease_until = None
             if job.kind == "cut":
                 self.outbox.add(session, "cut.failed.v1",
                                 {**self._cut_event(job), "error": reason}, subject=job.id)
@@ -449,6 +524,7 @@ class Transcoder:
                     self.outbox.add(session, "rendition.failed.v1", {
                         "video_id": job.video_id, "rendition": name, "error": reason,
                         "job_id": job.id}, subject=job.video_id)
+        return Outcome.FAILED
 
     @staticmethod
     def _cut_event(job: Job) -> dict:

@@ -219,8 +219,10 @@ def test_a_lease_left_by_a_dead_worker_lapses(session_factory, transport, sealer
     with pytest.raises(SystemExit):
         mailer.deliver(event, CONSUMER, request, last_attempt=False)
     mailer.transport = transport
-    with pytest.raises(MailInProgress):
+    clock[0] = NOW + timedelta(seconds=30)
+    with pytest.raises(MailInProgress) as busy:
         mailer.deliver(event, CONSUMER, request, last_attempt=False)
+    assert busy.value.seconds_left == 60  # the lease is 90 s: come back in a minute
     clock[0] = NOW + timedelta(minutes=2)
     assert mailer.deliver(event, CONSUMER, request, last_attempt=False) == Outcome.SENT
     assert len(transport.sent) == 1

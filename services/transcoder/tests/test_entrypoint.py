@@ -1,25 +1,30 @@
 """The nameko edge forwards to Transcoder (worker_factory: no broker), and the process modes
 have the entrypoints they should."""
 
+from datetime import UTC, datetime, timedelta
+
+import pytest
 from nameko.containers import ServiceContainer
 from nameko.testing.services import worker_factory
 
+from services.shared.consumer import Later
 from services.transcoder.entrypoint import (
     JOBS,
     TranscoderApi,
     TranscoderService,
     TranscoderWorker,
 )
-from services.transcoder.models import outbox
+from services.transcoder.models import Job, outbox
 from services.transcoder.service import Outcome
 
 from .conftest import events, ingested_event
 
 
-def _service(cls, session_factory, settings, is_last=False):
+def _service(cls, session_factory, settings, is_last=False, redelivered=False):
     service = worker_factory(cls, db=session_factory(),
                              parts={"outbox": outbox, "settings": settings})
     service.delivery.is_last = is_last
+    service.delivery.redelivered = redelivered
     return service
 
 
@@ -38,6 +43,21 @@ def test_ingest_then_the_queued_job_through_the_entrypoints(session_factory, set
     assert {e["data"]["rendition"] for e in events(session_factory, "rendition.failed.v1")} == {
         "poster", "storyboard", "proxy", "hls"}
     assert service.run_job(message) == Outcome.SKIPPED  # a redelivery
+
+
+def test_a_job_held_by_another_run_sends_its_message_back_for_later(session_factory,
+                                                                   settings):
+    service = _service(TranscoderWorker, session_factory, settings)
+    event = ingested_event()
+    _service(TranscoderApi, session_factory, settings).on_video_ingested(event)
+    [message] = events(session_factory, "job.queued.v1")
+    with session_factory() as session, session.begin():    # a live run holds it
+        job = session.get(Job, message["data"]["job_id"])
+        job.status, job.lease_owner = "running", "another-run"
+        job.lease_until = datetime.now(UTC) + timedelta(seconds=50)
+    with pytest.raises(Later) as later:
+        service.run_job(message)
+    assert 45 < later.value.seconds < 51
 
 
 def test_downloads_are_recorded_and_listed_through_the_entrypoints(session_factory,

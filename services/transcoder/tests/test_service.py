@@ -1,19 +1,21 @@
 """Requests, the job queue in the outbox, the cache and eviction (no ffmpeg: the toolkit is a
 fake that counts its calls)."""
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from services.shared.errors import ServiceError
-from services.transcoder.models import Job
-from services.transcoder.service import Outcome, Toolkit, cache_key
+from services.transcoder.models import Job, outbox
+from services.transcoder.service import JobHeld, Outcome, Toolkit, Transcoder, cache_key
 
-from .conftest import CONSUMER, events, ingested_event
+from .conftest import CONSUMER, NOW, events, ingested_event
 
 
 @dataclass
@@ -234,18 +236,84 @@ def test_the_real_toolkit_is_the_default():
     assert Toolkit().cut.__module__ == "services.transcoder.media.cuts"
 
 
-def test_a_job_found_running_was_interrupted_and_starts_over(
+def _running(session_factory, job_id, lease_until, owner="an-earlier-run"):
+    """The job as a run that took it left it: running, 40 %, leased until `lease_until`."""
+    with session_factory() as session, session.begin():
+        job = session.get(Job, job_id)
+        job.status, job.progress, job.attempts = "running", 40, 1
+        job.lease_owner, job.lease_until = owner, lease_until
+
+
+def test_a_second_copy_of_the_message_comes_back_while_a_run_holds_the_lease(
         make_transcoder, session_factory, video_id):
     toolkit = CountingToolkit()
     transcoder = make_transcoder(toolkit)
     asked = transcoder.request(video_id, "proxy", 1, 3, "fast")
-    with session_factory() as session, session.begin():  # its worker died mid-job
+    _running(session_factory, asked["id"], NOW + timedelta(seconds=45))
+    with pytest.raises(JobHeld) as held:
+        transcoder.run_job(asked["id"])
+    assert held.value.seconds_left == 45
+    assert toolkit.calls == []
+    with session_factory() as session:
         job = session.get(Job, asked["id"])
-        job.status, job.progress, job.attempts = "running", 40, 1
-    assert transcoder.run_job(asked["id"]) == Outcome.READY
+        assert (job.status, job.progress, job.attempts, job.lease_owner) == (
+            "running", 40, 1, "an-earlier-run")
+
+
+@pytest.mark.parametrize("case", ["no lease", "lease lapsed", "message redelivered"])
+def test_a_job_whose_run_died_starts_over(make_transcoder, session_factory, video_id, clock,
+                                          case):
+    toolkit = CountingToolkit()
+    transcoder = make_transcoder(toolkit)
+    asked = transcoder.request(video_id, "proxy", 1, 3, "fast")
+    _running(session_factory, asked["id"],
+             None if case == "no lease" else NOW + timedelta(seconds=45))
+    if case == "lease lapsed":    # its worker hung, or died with the message in another's hands
+        clock.advance(seconds=46)
+    # "message redelivered": the broker hands back the message its dead worker never acked
+    assert transcoder.run_job(asked["id"], redelivered=case == "message redelivered") == \
+        Outcome.READY
+    assert [c[0] for c in toolkit.calls] == ["rendition", "cut"]  # the proxy, then the cut
     with session_factory() as session:
         job = session.get(Job, asked["id"])
         assert (job.status, job.progress, job.attempts) == ("ready", 100, 2)
+        assert job.lease_owner is None and job.lease_until is None
+    assert len(events(session_factory, "cut.ready.v1")) == 1
+
+
+def test_a_run_that_lost_its_lease_records_nothing(make_transcoder, session_factory, video_id):
+    class OvertakenToolkit(CountingToolkit):
+        def cut(self, *args, **kwargs):  # meanwhile, another run took the job over
+            _running(session_factory, asked["id"], NOW + timedelta(seconds=60), "a-newer-run")
+            return super().cut(*args, **kwargs)
+
+    transcoder = make_transcoder(OvertakenToolkit())
+    asked = transcoder.request(video_id, "proxy", 1, 3, "fast")
+    assert transcoder.run_job(asked["id"]) == Outcome.SKIPPED
+    with session_factory() as session:
+        job = session.get(Job, asked["id"])
+        assert (job.status, job.lease_owner, job.progress) == ("running", "a-newer-run", 40)
+    assert events(session_factory, "cut.ready.v1") == []
+
+
+def test_the_lease_is_renewed_while_the_work_runs(session_factory, settings, clock, video_id):
+    lease = 0.3
+    renewed = []
+
+    class SlowToolkit(CountingToolkit):
+        def cut(self, source, range_, dest, **kwargs):  # a long stretch without progress
+            clock.advance(seconds=100)
+            time.sleep(lease)                            # one renewal every lease / 3
+            with session_factory() as session:
+                renewed.append(session.get(Job, asked["id"]).lease_until)
+            return super().cut(source, range_, dest, **kwargs)
+
+    transcoder = Transcoder(session_factory(), outbox,
+                            dataclasses.replace(settings, job_lease_seconds=lease),
+                            toolkit=SlowToolkit(), clock=clock)
+    asked = transcoder.request(video_id, "proxy", 1, 3, "fast")
+    assert transcoder.run_job(asked["id"]) == Outcome.READY
+    assert renewed == [NOW + timedelta(seconds=100 + lease)]
 
 
 def test_a_request_that_lost_a_race_answers_the_winners_job(transcoder, session_factory,
