@@ -3,13 +3,14 @@
 #
 #   source scripts/lib/bootstrap.sh
 #   nr_bootstrap run     # Python venv, ffmpeg, RabbitMQ, translations
-#   nr_bootstrap test    # the same, plus RabbitMQ's management API and PostgreSQL
+#   nr_bootstrap test    # the same, plus RabbitMQ's management API, PostgreSQL and Chromium
 #
 # Every step first checks whether there is anything to do, so a machine that is already set up
 # costs well under a second. Whatever needs root goes through `nr_root`: directly when we are root,
 # through sudo when there is one, otherwise we stop and print the exact command to run by hand.
 #
-# Environment honoured: PYTHON (a python3.11 to use), AMQP_URI, TEST_POSTGRES_URL.
+# Environment honoured: PYTHON (a python3.11 to use), AMQP_URI, TEST_POSTGRES_URL,
+# NEWSREEL_CHROMIUM (the browser the browser tests drive; Debian's /usr/bin/chromium by default).
 # The caller must have `set -euo pipefail`.
 
 NR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -401,6 +402,37 @@ nr_translations() {
     fi
 }
 
+# --- 6. Chromium (tests only) ------------------------------------------------------------------
+
+# The browser tests drive Debian's Chromium through Playwright. Not `playwright install`: that
+# downloads a browser build of Playwright's own, which apt never updates and which a machine that
+# reaches only the package mirrors cannot fetch. NEWSREEL_CHROMIUM, when set, names another binary.
+nr_chromium() {
+    local browser=${NEWSREEL_CHROMIUM:-}
+    if [[ -n $browser ]]; then
+        [[ -x $browser ]] || nr_die "NEWSREEL_CHROMIUM=$browser is not an executable file." \
+            "Point it at a Chromium binary, or unset it to use Debian's (apt-get install chromium)."
+    elif [[ -x /usr/bin/chromium ]]; then
+        browser=/usr/bin/chromium
+    elif nr_have chromium; then
+        browser="$(command -v chromium)"
+    else
+        # In a subshell so that a failure can add what Ubuntu needs: it has no apt package
+        # `chromium` (only a snap), so the command nr_apt_install suggests cannot work there.
+        if ! (nr_apt_install chromium); then
+            nr_die "The browser tests need Chromium, and apt could not install it (see above)." \
+                "Debian: apt-get update && apt-get install -y --no-install-recommends chromium" \
+                "Ubuntu: snap install chromium, or set NEWSREEL_CHROMIUM=/path/to/chromium; then re-run."
+        fi
+        [[ -x /usr/bin/chromium ]] || nr_die "apt installed chromium but /usr/bin/chromium is missing." \
+            "Run by hand: apt-get install --reinstall chromium"
+        browser=/usr/bin/chromium
+    fi
+    export NEWSREEL_CHROMIUM=$browser
+    # Chromium prints warnings of its own (running as root, no D-Bus): keep only its version line.
+    nr_say "chromium: $("$browser" --version 2>/dev/null | tail -n 1) ($browser)"
+}
+
 # --- all of it ---------------------------------------------------------------------------------
 
 # nr_bootstrap run|test
@@ -424,6 +456,7 @@ nr_bootstrap() {
     if [[ $mode == test ]]; then
         nr_rabbitmq_management
         nr_postgres
+        nr_chromium
     fi
     nr_translations
 

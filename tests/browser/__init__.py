@@ -1,0 +1,1 @@
+"""Browser tests: Debian's Chromium, headless, driven by Playwright (see conftest.py)."""
