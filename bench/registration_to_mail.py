@@ -18,6 +18,7 @@ import time
 import pika
 
 from bench.load import percentile, summary
+from gateway.terms import TERMS_VERSION
 from tests.support.rabbit import TestVhost
 from tests.support.smtp import SmtpCapture
 from tests.support.system import NewsreelSystem
@@ -44,7 +45,7 @@ def ours(args, tmp) -> tuple[list[float], list[float]]:
         def post(address):
             response = system.api("POST", "/api/v1/accounts", json={
                 "email": address, "password": "Tr4in-Station-Bl00m", "full_name": "Bench",
-                "organisation": "Bench", "language": "en"})
+                "organisation": "Bench", "language": "en", "terms_version": TERMS_VERSION})
             answered_at[address] = time.time()
             assert response.status_code == 202, response.text
 

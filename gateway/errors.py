@@ -26,6 +26,7 @@ from .config import MAX_BODY_BYTES
 from .i18n import current_language, join_words
 from .observability import current_request_id
 from .rpc import BrokerUnavailable, ServiceUnavailable
+from .terms import TERMS_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +315,9 @@ ERRORS: dict[str, ErrorKind] = {
     # accounts (auth service)
     "weak_password": ErrorKind(400, weak_password_message, {"rules": _string_list},
                                defaults={"rules": []}),
+    "terms_not_accepted": ErrorKind(400, lambda d: _(
+        "Please read and accept the terms of use."), {"current_version": str},
+        defaults={"current_version": TERMS_VERSION}),
     "invalid_code": ErrorKind(400, invalid_code_message, {"attempts_left": _non_negative_int}),
     "code_expired": ErrorKind(400, lambda d: _("This code has expired. Ask for a new one.")),
     "too_many_attempts": ErrorKind(400, lambda d: _(

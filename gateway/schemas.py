@@ -7,6 +7,8 @@ Patterns are unanchored searches (`[^\\s…]`, `not: [control]`) or paired with 
 JSON Schema patterns are ECMA-262, jsonschema runs them with Python's `re.search`, and the two
 disagree on `$` before a trailing newline."""
 
+from .terms import TERMS_VERSION
+
 EMAIL = {
     "type": "string", "format": "email", "maxLength": 254,
     "description": "An email address (syntax checked; deliverability is not).",
@@ -34,6 +36,14 @@ CODE = {
     "description": "The 6-digit code sent by email.", "examples": ["042917"],
 }
 RESET_TOKEN = {"type": "string", "minLength": 1, "maxLength": 512}
+# Only the current version is accepted: the document names it, so a client (or a fuzzer) knows
+# what to send; anything else, or nothing, is 400 `terms_not_accepted` (validation.py).
+ACCEPTED_TERMS_VERSION = {
+    "type": "string", "const": TERMS_VERSION,
+    "description": "The `version` of the terms of use (GET /api/v1/terms) that the person "
+                   "read and accepted: the current one.",
+    "examples": [TERMS_VERSION],
+}
 
 
 def _object(properties: dict, required: list[str] | None = None, **extra) -> dict:
@@ -46,7 +56,7 @@ def _object(properties: dict, required: list[str] | None = None, **extra) -> dic
 
 REGISTER = _object({
     "email": EMAIL, "password": NEW_PASSWORD, "full_name": PERSON_TEXT,
-    "organisation": PERSON_TEXT, "language": LANGUAGE,
+    "organisation": PERSON_TEXT, "language": LANGUAGE, "terms_version": ACCEPTED_TERMS_VERSION,
 }, title="Registration")
 VERIFY_ACCOUNT = _object({"email": EMAIL, "code": CODE}, title="AccountVerification")
 RESEND_VERIFICATION = _object({"email": EMAIL}, title="VerificationResend")
@@ -69,6 +79,11 @@ ACCOUNT = _object({
     "language": LANGUAGE,
     "newsletter": {"type": "boolean"},
     "verified": {"type": "boolean"},
+    "terms_version": {"type": ["string", "null"],
+                      "description": "The version of the terms of use the account accepted "
+                                    "(null: registered before there were terms)."},
+    "terms_accepted_at": {"type": ["string", "null"], "format": "date-time",
+                          "description": "When it accepted them (UTC)."},
 }, title="Account")
 SESSION = _object({
     "token": {"type": "string", "description": "Send it as `Authorization: Bearer <token>`."},
@@ -80,6 +95,13 @@ RESET_GRANT = _object({
     "expires_at": TIMESTAMP,
 }, title="PasswordResetGrant")
 ANY_OBJECT = {"type": "object"}
+TERMS = _object({
+    "version": {"type": "string", "examples": [TERMS_VERSION],
+                "description": "What a registration sends as `terms_version`."},
+    "language": LANGUAGE,
+    "title": {"type": "string"},
+    "points": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+}, title="Terms")
 
 ERROR = _object({
     "error": _object({
@@ -100,6 +122,9 @@ ERROR = _object({
         "language": {"type": "string", "description": "not_publishable: the language version "
                                                       "at fault."},
         "role": {"type": "string", "description": "forbidden: the role the operation needs."},
+        "current_version": {"type": "string", "description": "terms_not_accepted: the version "
+                                                            "of the terms to read and accept "
+                                                            "(GET /api/v1/terms)."},
         "end_timecode": {"type": "string", "description": "invalid_shotlist: where the video "
                                                           "ends (exclusive)."},
         "value": {"type": "string", "description": "invalid_timecode, out_of_range: the value "

@@ -1,9 +1,10 @@
 """Reads a request's JSON body, query string and path parameters and checks them against their
 schemas (schemas.py), before any RPC.
 
-The first problem found is answered as 400 `invalid_request` (or `invalid_email`) with the
-field at fault and a sentence in the user's language; a non-JSON body is 415, a body over the
-operation's limit is 413 (Werkzeug raises it while reading). A nested field is named the way the
+The first problem found is answered as 400 `invalid_request` (or `invalid_email`; or
+`terms_not_accepted` for a registration's terms version) with the field at fault and a sentence
+in the user's language; a non-JSON body is 415, a body over the operation's limit is 413
+(Werkzeug raises it while reading). A nested field is named the way the
 services name it: `translations.fr.title`, `shotlist[2].in_tc`.
 
 Query parameters arrive as strings: each is converted to its schema's type (an integer, a
@@ -28,6 +29,10 @@ from .errors import ApiError
 
 # The query parameter every operation takes (i18n.py reads it).
 GLOBAL_QUERY_PARAMETERS = frozenset({"lang"})
+# Fields whose refusal is answered with a code of their own rather than `invalid_request`: a
+# registration without the current terms' version (missing, an older one, not even a string)
+# has not accepted them, and the person is to be asked to read them, not to fix a field.
+FIELD_CODES = {"terms_version": "terms_not_accepted"}
 
 formats = FormatChecker(formats=())
 email_format = formats  # the name it had when email was its only format
@@ -84,7 +89,7 @@ def validated_body(schema: dict, required: bool = True) -> dict:
     """The body, checked. An operation whose body is optional gets `{}` when none is sent."""
     if not required and not request.get_data(cache=True):
         return {}
-    return _checked(schema, json_body())
+    return check(schema, json_body())
 
 
 def validated_query(schema: dict) -> dict:
@@ -102,7 +107,7 @@ def validated_query(schema: dict) -> dict:
             raise ApiError("invalid_request", _("This parameter must be given only once."),
                            field=name)
         values[name] = _from_text(given[0], declared[name])
-    _checked(schema, values)
+    check(schema, values)
     for name, prop in declared.items():
         if name not in values and "default" in prop:
             values[name] = prop["default"]
@@ -131,7 +136,9 @@ def _from_text(text: str, schema: dict) -> Any:
     return text
 
 
-def _checked(schema: dict, instance: Any) -> Any:
+def check(schema: dict, instance: Any) -> Any:
+    """`instance` if it matches `schema`, else ApiError for the first problem (the portal's
+    forms are checked with the API's own schemas)."""
     errors = list(validator_for(schema).iter_errors(instance))
     if errors:
         raise _api_error(min(errors, key=lambda error: _reading_order(schema, error)), schema)
@@ -203,6 +210,8 @@ def _api_error(error: ValidationError, schema: dict) -> ApiError:
         return ApiError("invalid_request", _("The request body must be a JSON object."))
     if kind == "required":
         missing = next(name for name in error.validator_value if name not in error.instance)
+        if not path and missing in FIELD_CODES:
+            return ApiError(FIELD_CODES[missing])
         return ApiError("invalid_request", _("This field is required."),
                         field=field_name([*path, missing]))
     if kind == "additionalProperties":
@@ -214,6 +223,8 @@ def _api_error(error: ValidationError, schema: dict) -> ApiError:
         if kind == "minProperties":
             return ApiError("invalid_request", _("This field must not be empty."))
         return ApiError("invalid_request")
+    if path[0] in FIELD_CODES:
+        return ApiError(FIELD_CODES[path[0]])
 
     field = field_name(path)
     if kind == "format":

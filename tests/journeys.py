@@ -8,6 +8,7 @@ from pathlib import Path
 
 import requests
 
+from gateway.terms import TERMS_VERSION
 from tests.support.smtp import find_code, sent_to
 
 PASSWORD = "Tr4in-Station-Bl00m"
@@ -20,7 +21,7 @@ def register(system, email: str, language: str = "fr", password: str = PASSWORD,
              full_name: str = "Jane Doe") -> requests.Response:
     response = system.api("POST", "/api/v1/accounts", json={
         "email": email, "password": password, "full_name": full_name,
-        "organisation": "Example News", "language": language})
+        "organisation": "Example News", "language": language, "terms_version": TERMS_VERSION})
     assert response.status_code == 202, response.text
     return response
 

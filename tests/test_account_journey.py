@@ -1,9 +1,11 @@
 """The account journey through the gateway, against real RabbitMQ, SMTP and each database."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gateway.terms import TERMS_VERSION
 from tests.journeys import (
     NEW_PASSWORD,
     PASSWORD,
@@ -25,6 +27,9 @@ def test_the_whole_journey_and_no_secret_on_the_bus(system_factory):
     tap = system.tap()
     email = "jane@example.org"
 
+    terms = system.api("GET", "/api/v1/terms?lang=en")
+    assert terms.status_code == 200 and terms.json()["version"] == TERMS_VERSION
+    before = datetime.now(UTC)
     register(system, email, language="en")
     [mail] = code_mails(system, email)
     assert "expires in 30 minutes" in text_of(mail)
@@ -37,6 +42,10 @@ def test_the_whole_journey_and_no_secret_on_the_bus(system_factory):
     assert me.status_code == 200
     assert {k: me.json()[k] for k in ("email", "verified", "language", "newsletter")} == {
         "email": email, "verified": True, "language": "en", "newsletter": False}
+    assert me.json()["terms_version"] == TERMS_VERSION
+    accepted_at = datetime.fromisoformat(me.json()["terms_accepted_at"].replace("Z", "+00:00"))
+    assert accepted_at.utcoffset().total_seconds() == 0
+    assert before - timedelta(seconds=5) <= accepted_at <= datetime.now(UTC)
     subscribed = system.api("PUT", "/api/v1/me/newsletter", json={"subscribed": True},
                             headers=bearer(first_token))
     assert subscribed.status_code == 200 and subscribed.json()["newsletter"] is True
@@ -107,11 +116,15 @@ def test_bad_codes_are_refused_each_with_its_error(system_factory):
 def test_no_enumeration_and_a_warning_to_the_owner(system_factory):
     system = system_factory()
     register(system, "owner@example.org")
-    verify(system, "owner@example.org", latest_code(system, "owner@example.org"))
+    token = verify(system, "owner@example.org",
+                   latest_code(system, "owner@example.org")).json()["token"]
+    owner = system.api("GET", "/api/v1/me", headers=bearer(token)).json()
 
     again = register(system, "owner@example.org")
     fresh = register(system, "fresh@example.org")
     assert again.json() == fresh.json()
+    # the owner's account is left as it was, its acceptance of the terms included
+    assert system.api("GET", "/api/v1/me", headers=bearer(token)).json() == owner
     warning = code_mails(system, "owner@example.org", count=2)[-1]
     with pytest.raises(AssertionError):
         find_code(warning)    # no code: a notice that someone tried
@@ -138,10 +151,31 @@ def test_resend_is_rate_limited_with_retry_after(system_factory):
     assert verify(system, "jane@example.org", new_code).status_code == 200
 
 
+def test_registration_needs_the_current_terms_of_use(system_factory):
+    system = system_factory()
+    terms = {lang: system.api("GET", "/api/v1/terms", headers={"Accept-Language": lang})
+             for lang in ("fr", "en")}
+    assert terms["fr"].json()["title"] != terms["en"].json()["title"]
+    assert {t.json()["version"] for t in terms.values()} == {TERMS_VERSION}
+
+    body = {"email": "jane@example.org", "password": PASSWORD, "full_name": "Jane",
+            "organisation": "Example", "language": "fr"}
+    missing = system.api("POST", "/api/v1/accounts?lang=fr", json=body)
+    older = system.api("POST", "/api/v1/accounts?lang=en",
+                       json={**body, "terms_version": "2000-01-01"})
+    assert missing.status_code == older.status_code == 400
+    assert missing.json()["error"] == {
+        "code": "terms_not_accepted",
+        "message": "Veuillez lire et accepter les conditions d'utilisation.",
+        "current_version": TERMS_VERSION}
+    assert older.json()["error"]["message"] == "Please read and accept the terms of use."
+    system.smtp.assert_nothing_sent(within=1.0)
+
+
 def test_weak_password_lists_the_broken_rules_in_the_users_language(system_factory):
     system = system_factory()
     body = {"email": "jane@example.org", "password": "password", "full_name": "Jane",
-            "organisation": "Example", "language": "fr"}
+            "organisation": "Example", "language": "fr", "terms_version": TERMS_VERSION}
     answers = {lang: system.api("POST", f"/api/v1/accounts?lang={lang}", json=body)
                for lang in ("fr", "en")}
     for answer in answers.values():

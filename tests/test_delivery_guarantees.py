@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from gateway.terms import TERMS_VERSION
 from tests.journeys import latest_code, register, verify, verify_with_newest_code
 from tests.support.smtp import sent_to
 
@@ -68,7 +69,7 @@ def test_broker_connections_cut_during_registrations_lose_no_mail(system_factory
         for _ in range(60):
             response = system.api("POST", "/api/v1/accounts", json={
                 "email": address, "password": "Tr4in-Station-Bl00m", "full_name": "Cut",
-                "organisation": "Example", "language": "en"})
+                "organisation": "Example", "language": "en", "terms_version": TERMS_VERSION})
             if response.status_code == 202:
                 answered.append(address)
                 break

@@ -1,7 +1,9 @@
-"""Accounts: registration, verification, sessions, newsletter choice and password resets.
+"""Accounts: the terms of use, registration, verification, sessions, newsletter choice and
+password resets.
 
 Thin entrypoints: each view turns an already validated body into one call to the auth service
-and its answer into HTTP. Rules (password policy, codes, rate limits) live in the service."""
+and its answer into HTTP (but the terms of use: the gateway holds them, terms.py). Rules
+(password policy, codes, rate limits) live in the service."""
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -9,6 +11,7 @@ from .. import schemas
 from ..operations import Session, operation
 from ..rpc import current_rpc
 from ..sessions import clear_session_cookie, set_session_cookie
+from ..terms import current_terms
 
 accounts = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
@@ -44,15 +47,25 @@ def session_response(session: dict) -> Response:
     return response
 
 
+@operation(accounts, "GET", "/terms", tag=TAG, summary="The terms of use",
+           response=schemas.TERMS)
+def terms():
+    """The current terms, in the request's language: show them before registering, and send
+    their `version` as the registration's `terms_version`."""
+    return jsonify(current_terms())
+
+
 @operation(accounts, "POST", "/accounts", tag=TAG, status=202, summary="Create an account",
            body=schemas.REGISTER, response=schemas.ACCEPTED,
-           errors=("weak_password", "rate_limited"))
+           errors=("terms_not_accepted", "weak_password", "rate_limited"))
 def register(body: dict):
     """The same answer whether the address is new or already has an account; a 6-digit code
-    is sent to the address to verify it."""
+    is sent to the address to verify it. `terms_version` must be the current terms' version
+    (GET /api/v1/terms): the account records it and when it was accepted."""
     auth("register", email=body["email"], password=body["password"],
          full_name=body["full_name"].strip(), organisation=body["organisation"].strip(),
-         language=body["language"], client_ip=client_ip())
+         language=body["language"], terms_version=body["terms_version"],
+         client_ip=client_ip())
     return accepted()
 
 

@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 from gateway.rpc import ServiceUnavailable
+from gateway.terms import TERMS_VERSION
 from services.shared.errors import ServiceError
 
 GOOD_TOKEN = "good-session-token"
@@ -23,9 +24,12 @@ ACCOUNT = {
     "newsletter": False,
     "verified": True,
     "roles": [],
+    "terms_version": TERMS_VERSION,
+    "terms_accepted_at": "2026-11-21T09:15:00Z",
 }
 PUBLIC_ACCOUNT = {name: ACCOUNT[name] for name in
-                  ("email", "full_name", "organisation", "language", "newsletter", "verified")}
+                  ("email", "full_name", "organisation", "language", "newsletter", "verified",
+                   "terms_version", "terms_accepted_at")}
 EDITOR_ACCOUNT = {**ACCOUNT, "id": "0b7d3c51-5f7e-4c59-a1f4-3f5d2b9e7a21",
                   "email": "paul.editor@example.org", "full_name": "Paul Editor",
                   "organisation": "Newsreel", "roles": ["editor"]}
@@ -169,10 +173,19 @@ def _recorded(**kwargs: Any) -> dict:
             "created_at": "2025-12-03T12:00:00Z"}
 
 
+def _download_log(page: int = 1, per_page: int = 50, **_: Any) -> dict:
+    record = _recorded(job_id=JOB_ID, account_id=ACCOUNT["id"], email=ACCOUNT["email"],
+                       organisation=ACCOUNT["organisation"], video_id=VIDEO_ID,
+                       rendition="h264-1080p", in_tc="10:00:00:10", out_tc="10:00:01:15",
+                       accuracy="frame")
+    return {"items": [record], "page": page, "per_page": per_page, "total": 1}
+
+
 TRANSCODER_ANSWERS = {
     "request_download": lambda **_: copy.deepcopy(JOB),
     "get_job": lambda **_: copy.deepcopy(READY_JOB),
     "record_download": _recorded,
+    "list_downloads": _download_log,
 }
 ANSWERS = {"auth": AUTH_ANSWERS, "catalog": CATALOG_ANSWERS, "transcoder": TRANSCODER_ANSWERS}
 

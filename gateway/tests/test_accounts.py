@@ -3,6 +3,7 @@
 import pytest
 
 from gateway.app import create_app
+from gateway.terms import TERMS_VERSION
 from services.shared.errors import ServiceError
 
 from .conftest import PUBLIC_BASE_URL
@@ -12,16 +13,88 @@ EMAIL = "claire.martin@example.org"
 BEARER = {"Authorization": f"Bearer {GOOD_TOKEN}"}
 
 
+REGISTRATION = {"email": EMAIL, "password": "Correct-Horse-42", "full_name": "Claire Martin",
+                "organisation": "Le Quotidien", "language": "fr",
+                "terms_version": TERMS_VERSION}
+
+
 def test_register_is_202_and_passes_the_stripped_details_and_client_address(client, rpc):
     response = client.post("/api/v1/accounts", json={
         "email": EMAIL, "password": "Correct-Horse-42", "full_name": "  Claire Martin ",
-        "organisation": "Le Quotidien\u00a0", "language": "en"})
+        "organisation": "Le Quotidien\u00a0", "language": "en", "terms_version": TERMS_VERSION})
 
     assert response.status_code == 202
     assert response.json == {"status": "accepted"}
     assert rpc.calls == [("auth.register", {
         "email": EMAIL, "password": "Correct-Horse-42", "full_name": "Claire Martin",
-        "organisation": "Le Quotidien", "language": "en", "client_ip": "127.0.0.1"})]
+        "organisation": "Le Quotidien", "language": "en", "terms_version": TERMS_VERSION,
+        "client_ip": "127.0.0.1"})]
+
+
+TERMS_REFUSED = {
+    "fr": "Veuillez lire et accepter les conditions d'utilisation.",
+    "en": "Please read and accept the terms of use.",
+}
+
+
+@pytest.mark.parametrize("terms_version", [
+    None, "2025-01-01", "", TERMS_VERSION + " ", TERMS_VERSION.upper() + "x", 20261121, True])
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_register_without_the_current_terms_is_refused_before_any_rpc(
+        client, rpc, terms_version, language):
+    body = {**REGISTRATION, "terms_version": terms_version}
+    if terms_version is None:
+        del body["terms_version"]
+    response = client.post("/api/v1/accounts", json=body,
+                           headers={"Accept-Language": f"{language};q=1, de;q=0.5"})
+
+    assert response.status_code == 400
+    assert response.json == {"error": {"code": "terms_not_accepted",
+                                       "message": TERMS_REFUSED[language],
+                                       "current_version": TERMS_VERSION}}
+    assert response.headers["Content-Language"] == language
+    assert rpc.calls == []
+
+
+def test_a_refusal_of_the_terms_by_auth_is_answered_alike(client, rpc):
+    rpc.answer("auth.register", ServiceError("terms_not_accepted"))
+    response = client.post("/api/v1/accounts?lang=en", json=REGISTRATION)
+    assert response.status_code == 400
+    assert response.json["error"] == {"code": "terms_not_accepted",
+                                      "message": TERMS_REFUSED["en"],
+                                      "current_version": TERMS_VERSION}
+
+
+@pytest.mark.parametrize(("query", "headers", "language"), [
+    ("", {}, "fr"),
+    ("?lang=en", {}, "en"),
+    ("", {"Accept-Language": "en-GB,en;q=0.9"}, "en"),
+    ("?lang=fr", {"Accept-Language": "en"}, "fr"),
+    ("?lang=de", {"Accept-Language": "de"}, "fr"),
+])
+def test_terms_are_answered_in_the_requests_language_without_any_rpc(
+        client, rpc, query, headers, language):
+    response = client.get(f"/api/v1/terms{query}", headers=headers)
+
+    assert response.status_code == 200
+    assert response.json["version"] == TERMS_VERSION
+    assert response.json["language"] == language
+    assert rpc.calls == []
+
+
+def test_terms_say_the_same_in_french_and_in_english(client):
+    french = client.get("/api/v1/terms?lang=fr").json
+    english = client.get("/api/v1/terms?lang=en").json
+
+    assert french["title"] == "Conditions d'utilisation des vidéos de l'OTAN"
+    assert english["title"] == "Terms of use of NATO's videos"
+    assert len(french["points"]) == len(english["points"]) == 5
+    for terms, credit in ((french, "© OTAN"), (english, "© NATO")):
+        assert all(point.strip() == point and point.endswith(".") for point in terms["points"])
+        assert sum(credit in point for point in terms["points"]) == 1
+    assert "gratuites pour la presse, les médias et l'enseignement" in french["points"][0]
+    assert "free of charge for the press, the media and education" in english["points"][0]
+    assert "revendues" in french["points"][3] and "resold" in english["points"][3]
 
 
 def test_verify_account_answers_a_session_and_sets_the_cookie(client, rpc):
@@ -66,6 +139,8 @@ def test_me_answers_the_public_account(client, rpc):
 
     assert response.status_code == 200
     assert response.json == PUBLIC_ACCOUNT
+    assert response.json["terms_version"] == TERMS_VERSION
+    assert response.json["terms_accepted_at"] == "2026-11-21T09:15:00Z"
     assert rpc.calls == [("auth.authenticate", {"token": GOOD_TOKEN})]
 
 

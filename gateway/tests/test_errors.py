@@ -7,6 +7,7 @@ import pytest
 
 from gateway.errors import ERRORS
 from gateway.rpc import BrokerUnavailable, ServiceUnavailable
+from gateway.terms import TERMS_VERSION
 from services.shared.errors import ServiceError
 
 LOGIN = {"email": "claire.martin@example.org", "password": "Correct-Horse-42"}
@@ -43,6 +44,9 @@ SERVICE_ERRORS = [
      "Cette réinitialisation du mot de passe a expiré ou a déjà été utilisée. "
      "Veuillez recommencer.",
      "This password reset has expired or was already used. Please start again."),
+    ("terms_not_accepted", {}, 400,
+     "Veuillez lire et accepter les conditions d'utilisation.",
+     "Please read and accept the terms of use."),
     ("weak_password", {"rules": ["min_length"]}, 400,
      "Le mot de passe doit comporter au moins 12 caractères.",
      "The password must have at least 12 characters."),
@@ -137,7 +141,8 @@ def test_weak_password_lists_the_broken_rules_in_both_languages(
         client, rpc, rules, french, english):
     rpc.answer("auth.register", ServiceError("weak_password", {"rules": rules}))
     body = {"email": "claire.martin@example.org", "password": "short",
-            "full_name": "Claire Martin", "organisation": "Le Quotidien", "language": "fr"}
+            "full_name": "Claire Martin", "organisation": "Le Quotidien", "language": "fr",
+            "terms_version": TERMS_VERSION}
     for language, message in (("fr", french), ("en", english)):
         response = client.post(f"/api/v1/accounts?lang={language}", json=body)
 

@@ -8,6 +8,7 @@ from jsonschema import Draft202012Validator
 from gateway import schemas
 from gateway.errors import ERRORS
 from gateway.operations import OPERATIONS
+from gateway.terms import TERMS_VERSION
 
 
 @pytest.fixture
@@ -87,3 +88,17 @@ def test_operations_documented_as_in_api_md(document):
     assert "429" in document["paths"]["/api/v1/accounts/verify/resend"]["post"]["responses"]
     assert "401" in document["paths"]["/api/v1/sessions"]["post"]["responses"]
     assert document["paths"]["/api/v1/me"]["get"]["security"]
+
+
+def test_the_terms_and_their_acceptance_are_documented(document):
+    terms = document["paths"]["/api/v1/terms"]["get"]
+    assert terms["responses"]["200"]["content"]["application/json"]["schema"] == schemas.TERMS
+    assert "security" not in terms
+    registration = document["paths"]["/api/v1/accounts"]["post"]
+    body = registration["requestBody"]["content"]["application/json"]["schema"]
+    assert "terms_version" in body["required"]
+    assert body["properties"]["terms_version"]["const"] == TERMS_VERSION
+    assert "`terms_not_accepted`" in registration["responses"]["400"]["description"]
+    account = document["paths"]["/api/v1/me"]["get"]["responses"]["200"]
+    assert {"terms_version", "terms_accepted_at"} <= set(
+        account["content"]["application/json"]["schema"]["properties"])

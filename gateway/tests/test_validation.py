@@ -5,11 +5,13 @@ import json
 
 import pytest
 
+from gateway.terms import TERMS_VERSION
+
 from .fakes import GOOD_TOKEN
 
 EMAIL = "claire.martin@example.org"
 REGISTER = {"email": EMAIL, "password": "Correct-Horse-42", "full_name": "Claire Martin",
-            "organisation": "Le Quotidien", "language": "fr"}
+            "organisation": "Le Quotidien", "language": "fr", "terms_version": TERMS_VERSION}
 VALID = {
     ("POST", "/api/v1/accounts"): REGISTER,
     ("POST", "/api/v1/accounts/verify"): {"email": EMAIL, "code": "042917"},
@@ -87,6 +89,17 @@ REFUSED = [
      ("invalid_request", "password", "This field must not be empty.")),
     ("POST /api/v1/password-resets/complete", {"reset_token": "", "password": "x"},
      ("invalid_request", "reset_token", "This field must not be empty.")),
+    # the terms of use: not accepted, whatever is wrong with the version, which is said first
+    # when it is missing (like any missing field) and in the order of the fields otherwise
+    *[("POST /api/v1/accounts", with_(REGISTER, terms_version=version),
+       ("terms_not_accepted", None, "Please read and accept the terms of use."))
+      for version in (DROP, "", "2020-01-01", None, 1, [TERMS_VERSION])],
+    ("POST /api/v1/accounts", with_(REGISTER, terms_version=DROP, email="nope"),
+     ("terms_not_accepted", None, "Please read and accept the terms of use.")),
+    ("POST /api/v1/accounts", with_(REGISTER, terms_version="old", email="nope"),
+     ("invalid_email", "email", "This email address is not valid.")),
+    ("POST /api/v1/accounts", {"email": EMAIL},
+     ("invalid_request", "password", "This field is required.")),
     # enums
     ("POST /api/v1/accounts", with_(REGISTER, language="de"),
      ("invalid_request", "language", "This value is not allowed. Allowed values: fr, en.")),

@@ -23,6 +23,9 @@ RESET_TOKEN_TTL = timedelta(minutes=15)
 LANGUAGES = ("fr", "en")
 # Editors publish news and ingest videos, and see who downloaded what.
 ROLES = ("editor",)
+# The gateway owns the terms of use and says which version is current; auth keeps the one an
+# account accepted (accounts.terms_version: 32 characters).
+TERMS_VERSION_MAX_LENGTH = 32
 
 # The order in which a user reads the rules; `weak_password` lists the broken ones in it.
 PASSWORD_RULES = ("min_length", "max_length", "no_spaces", "uppercase", "lowercase", "digit",

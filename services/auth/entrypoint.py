@@ -76,8 +76,10 @@ class AuthService:
         return "pong"
 
     @service_rpc
-    def register(self, email, password, full_name, organisation, language, client_ip):
-        self.accounts.register(email, password, full_name, organisation, language, client_ip)
+    def register(self, email, password, full_name, organisation, language, client_ip,
+                 terms_version):
+        self.accounts.register(email, password, full_name, organisation, language, client_ip,
+                               terms_version)
 
     @service_rpc
     def resend_verification(self, email, client_ip):

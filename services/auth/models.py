@@ -1,6 +1,6 @@
 """Auth's tables. Only this service reads or writes them."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -30,6 +30,10 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     verified_at: Mapped[datetime | None] = mapped_column(Timestamp)
     password_changed_at: Mapped[datetime] = mapped_column(Timestamp)
+    # The terms of use the account accepted on registering, and when. Null for the accounts
+    # registered before there were terms: they never accepted any.
+    terms_version: Mapped[str | None] = mapped_column(String(32))
+    terms_accepted_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     def as_dict(self) -> dict:
         return {
@@ -41,6 +45,8 @@ class Account(Base):
             "newsletter": self.newsletter,
             "verified": self.verified_at is not None,
             "roles": [role for role in self.roles.split(",") if role],
+            "terms_version": self.terms_version,
+            "terms_accepted_at": _iso(self.terms_accepted_at),
         }
 
 
@@ -88,3 +94,7 @@ class RateLimitWindow(Base):
 
 
 outbox = Outbox("auth", outbox_table(Base.metadata))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None

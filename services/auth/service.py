@@ -89,11 +89,14 @@ class AccountService:
     # -- registration -----------------------------------------------------------------------
 
     def register(self, email: str, password: str, full_name: str, organisation: str,
-                 language: str, client_ip: str) -> None:
+                 language: str, client_ip: str, terms_version: str) -> None:
+        """`terms_version`: the terms of use the person accepted (the gateway owns them and
+        only lets the current version through); the account keeps it, and when."""
         now = self.clock()
         email = domain.normalize_email(email)
         self.limiter.hit("register_ip", client_ip, now)
         self.limiter.hit("register_email", domain.email_key(email), now)
+        self._require_terms(terms_version)
         self._require_strong(password)
         language = language if language in domain.LANGUAGES else domain.LANGUAGES[0]
         password_hash = self.passwords.hash(password)  # always: the same cost for every address
@@ -105,7 +108,8 @@ class AccountService:
                     id=str(uuid.uuid4()), email=email, password_hash=password_hash,
                     full_name=full_name.strip(), organisation=organisation.strip(),
                     language=language, newsletter=False, roles="", created_at=now,
-                    verified_at=None, password_changed_at=now)
+                    verified_at=None, password_changed_at=now, terms_version=terms_version,
+                    terms_accepted_at=now)
                 session.add(account)
                 session.flush()
                 self.outbox.add(session, "account.registered.v1", {
@@ -116,13 +120,17 @@ class AccountService:
                 self._issue_code(session, account, Purpose.VERIFY, now)
             elif account.verified_at is None:
                 # An unfinished registration starts over with the latest details: only the
-                # owner of the mailbox can finish it, with the code sent now.
+                # owner of the mailbox can finish it, with the code sent now. The terms too:
+                # the acceptance on record is the one of the registration that gets finished.
                 account.password_hash = password_hash
                 account.full_name, account.organisation = full_name.strip(), organisation.strip()
                 account.language = language
                 account.password_changed_at = now
+                account.terms_version, account.terms_accepted_at = terms_version, now
                 self._issue_code(session, account, Purpose.VERIFY, now)
             else:
+                # Someone else, or the owner who forgot: the account stays as it is (the terms
+                # it accepted included) and the answer is the same as for a new address.
                 self.outbox.add(session, "account.registration_attempted.v1", {
                     "account_id": account.id, "email": account.email,
                     "full_name": account.full_name, "language": account.language,
@@ -305,6 +313,12 @@ class AccountService:
         if row is None or row.expires_at <= now:
             raise ServiceError("unauthorized")
         return session.get(Account, row.account_id)
+
+    @staticmethod
+    def _require_terms(terms_version: str) -> None:
+        if not isinstance(terms_version, str) or not terms_version.strip() or \
+                len(terms_version) > domain.TERMS_VERSION_MAX_LENGTH:
+            raise ServiceError("terms_not_accepted")
 
     def _require_strong(self, password: str) -> None:
         problems = domain.password_problems(password)

@@ -2,6 +2,7 @@
 are read back from the outbox table they are committed to."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher
@@ -9,7 +10,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from services.auth.limits import parse_limits
-from services.auth.models import VerificationCode, outbox
+from services.auth.models import Account, VerificationCode, outbox
 from services.auth.service import AccountService, AuthSettings, Passwords
 from services.shared.errors import ServiceError
 from services.shared.sealed import Sealer
@@ -17,6 +18,7 @@ from services.shared.sealed import Sealer
 PASSWORD = "Tr4in-Station-Bl00m"
 NEW_PASSWORD = "Gl4cier-Harbour-Mint"
 IP = "192.0.2.10"
+TERMS = "2026-11-21"
 
 
 @pytest.fixture
@@ -57,8 +59,9 @@ def last_code(session_factory, sealer, purpose="verify"):
     return sealer.open(issued[-1]["data"]["sealed"])["code"]
 
 
-def register(accounts, email="jane@example.org", password=PASSWORD, language="fr"):
-    accounts.register(email, password, "Jane Doe", "Example News", language, IP)
+def register(accounts, email="jane@example.org", password=PASSWORD, language="fr",
+             terms_version=TERMS, full_name="Jane Doe"):
+    accounts.register(email, password, full_name, "Example News", language, IP, terms_version)
 
 
 def verified(accounts, session_factory, sealer, email="jane@example.org"):
@@ -165,8 +168,61 @@ def test_registering_a_taken_address_answers_alike_and_warns_the_owner(
     assert [e["data"]["email"] for e in attempted] == ["jane@example.org"]
 
 
+def stored_account(session_factory, email="jane@example.org"):
+    with session_factory() as session:
+        return session.execute(select(Account).where(Account.email == email)).scalar_one()
+
+
+def test_the_account_keeps_which_terms_it_accepted_and_when(
+        accounts, session_factory, sealer, clock):
+    accepted_at = clock.now
+    register(accounts)
+    stored = stored_account(session_factory)
+    assert (stored.terms_version, stored.terms_accepted_at) == (TERMS, accepted_at)
+    assert stored.terms_accepted_at.utcoffset() == timedelta(0)
+
+    clock.advance(minutes=5)
+    session = accounts.verify_account("jane@example.org", last_code(session_factory, sealer), IP)
+    shown = accepted_at.isoformat().replace("+00:00", "Z")
+    assert (session["account"]["terms_version"], session["account"]["terms_accepted_at"]) == (
+        TERMS, shown)
+    me = accounts.authenticate(session["token"])
+    assert (me["terms_version"], me["terms_accepted_at"]) == (TERMS, shown)
+
+
+def test_registering_again_before_verifying_records_the_latest_acceptance(
+        accounts, session_factory, clock):
+    register(accounts, terms_version="2026-01-01")
+    clock.advance(hours=2)
+    register(accounts, full_name="Jane Smith")
+    stored = stored_account(session_factory)
+    assert (stored.full_name, stored.terms_version, stored.terms_accepted_at) == (
+        "Jane Smith", TERMS, clock.now)
+
+
+def test_registering_a_taken_address_leaves_its_acceptance_alone(
+        accounts, session_factory, sealer, clock):
+    accepted_at = clock.now
+    verified(accounts, session_factory, sealer)
+    clock.advance(days=3)
+    register(accounts, terms_version="2027-01-01", full_name="Someone Else")
+    stored = stored_account(session_factory)
+    assert (stored.full_name, stored.terms_version, stored.terms_accepted_at) == (
+        "Jane Doe", TERMS, accepted_at)
+
+
+@pytest.mark.parametrize("terms_version", ["", "  ", None, "x" * 33])
+def test_a_registration_without_a_terms_version_is_refused(
+        accounts, session_factory, terms_version):
+    error = error_of(accounts.register, "jane@example.org", PASSWORD, "Jane", "Example", "fr",
+                     IP, terms_version)
+    assert error.code == "terms_not_accepted"
+    assert events(session_factory) == []
+
+
 def test_weak_passwords_are_refused_with_the_rules_they_break(accounts, session_factory):
-    error = error_of(accounts.register, "jane@example.org", "password", "J", "O", "fr", IP)
+    error = error_of(accounts.register, "jane@example.org", "password", "J", "O", "fr", IP,
+                     TERMS)
     assert error.code == "weak_password"
     assert error.details["rules"] == ["min_length", "uppercase", "digit", "symbol"]
     assert events(session_factory) == []
