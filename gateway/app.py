@@ -3,7 +3,7 @@
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import errors, i18n, observability, security, sessions
+from . import errors, i18n, observability, security, sessions, web
 from .api.accounts import accounts
 from .api.downloads import downloads
 from .api.news import news
@@ -48,4 +48,5 @@ def create_app(rpc: RpcClient | None = None, config: dict | None = None) -> Flas
     app.register_blueprint(newsletter)
     app.register_blueprint(media)
     app.register_blueprint(files)
+    web.init_app(app)
     return app

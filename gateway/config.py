@@ -38,4 +38,6 @@ def config_from_env() -> dict:
         "MEDIA_ROOT": media_root(),
         # How long a signed download link (/files/<token>) works, in seconds (files.py).
         "DOWNLOAD_LINK_SECONDS": env_int("DOWNLOAD_LINK_SECONDS", 3600),
+        # Development only: the mailer's .eml outbox, listed at /dev/mail (web/devmail.py).
+        "DEV_MAIL_OUTBOX": env("DEV_MAIL_OUTBOX"),
     }

@@ -1,6 +1,7 @@
-"""The language of the words the gateway writes (error messages).
+"""The language of the words the gateway writes (pages, error messages).
 
-`?lang=fr|en` wins, then the best match of `Accept-Language` among our languages, else French.
+`?lang=fr|en` wins, then the portal's language cookie (the visitor's choice, remembered), then
+the best match of `Accept-Language` among our languages, else French.
 Catalogs: translations/<lang>/LC_MESSAGES/messages.po, compiled to .mo (see gateway/README.md).
 """
 
@@ -10,12 +11,13 @@ from flask_babel import Babel, get_locale
 
 LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
+LANGUAGE_COOKIE = "newsreel_lang"
 
 
 def select_language() -> str:
-    asked = request.args.get("lang", "")
-    if asked in LANGUAGES:
-        return asked
+    for asked in (request.args.get("lang", ""), request.cookies.get(LANGUAGE_COOKIE, "")):
+        if asked in LANGUAGES:
+            return asked
     return request.accept_languages.best_match(LANGUAGES, default=DEFAULT_LANGUAGE)
 
 

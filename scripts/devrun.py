@@ -198,7 +198,8 @@ class Supervisor:
     def banner(self) -> None:
         outbox = os.environ.get("MAIL_OUTBOX_DIR", "var/mail-outbox")
         mail = (f"mail goes to SMTP ({os.environ['SMTP_URL'].split('@')[-1]})"
-                if os.environ.get("SMTP_URL") else f"dev mail outbox (.eml files): {outbox}")
+                if os.environ.get("SMTP_URL") else
+                f"mails: http://127.0.0.1:{PORT}/dev/mail (.eml files in {outbox})")
         self.emit(f"\n  Newsreel is up:  http://127.0.0.1:{PORT}\n  {mail}\n"
                   "  Ctrl-C stops everything.\n\n")
 

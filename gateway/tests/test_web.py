@@ -1,0 +1,222 @@
+"""The portal's pages against a fake of the services: what they show, where their forms lead,
+the errors beside the fields in the visitor's language, CSRF, the way back to the page the
+visitor was on (never to another site), the language switch, the headers, the dev outbox."""
+
+import re
+from email.message import EmailMessage
+
+import pytest
+from markupsafe import escape
+
+from gateway.app import create_app
+from gateway.terms import TERMS_VERSION
+from gateway.web.common import local_path
+from services.shared.errors import ServiceError
+
+from .conftest import PUBLIC_BASE_URL
+from .fakes import GOOD_TOKEN, NEWS_ITEM, NEWS_SUMMARY, SLUG, VIDEO, VIDEO_ID
+
+PASSWORD = "Tr4in-Station-Bl00m"
+CSRF_FIELD = re.compile(rb'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client, path: str) -> str:
+    page = client.get(path)
+    assert page.status_code == 200, page.data[:500]
+    return CSRF_FIELD.search(page.data).group(1).decode()
+
+
+def post_form(client, path: str, data: dict, token_from: str | None = None, **kwargs):
+    token = csrf_token(client, token_from or path)
+    return client.post(path, data={"csrf_token": token, **data}, **kwargs)
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def shown(value: str) -> str:
+    """`value` as a page writes it (HTML-escaped)."""
+    return str(escape(value))
+
+
+# -- the news ----------------------------------------------------------------------------------
+
+def test_the_home_page_lists_the_latest_news_and_searches(client, rpc):
+    page = client.get("/?q=  otan   bruxelles &page=2")
+    assert page.status_code == 200
+    html = text(page)
+    assert shown(NEWS_SUMMARY["title"]) in html and f'href="/news/{SLUG}"' in html
+    assert NEWS_SUMMARY["poster_url"] in html
+    assert "COMPTE MULTIMÉDIA" in html                      # French by default
+    assert rpc.calls[-1] == ("catalog.list_news", {
+        "q": "otan bruxelles", "lang": "fr", "page": 2, "per_page": 12})
+
+
+@pytest.mark.parametrize("number", ["x", "-3", "0", "99999999999"])
+def test_a_hand_made_page_number_is_a_page_that_exists(client, rpc, number):
+    assert client.get(f"/?page={number}").status_code == 200
+    assert 1 <= rpc.calls[-1][1]["page"] <= 1_000_000
+
+
+def test_the_language_is_switched_remembered_and_the_visitor_stays_where_they_were(client):
+    switched = client.get("/language/en?next=/news/" + SLUG)
+    assert switched.status_code == 303 and switched.headers["Location"] == "/news/" + SLUG
+    assert "newsreel_lang=en" in switched.headers["Set-Cookie"]
+    html = text(client.get("/"))
+    assert '<html lang="en">' in html and "MULTIMEDIA ACCOUNT" in html
+    assert client.get("/language/de").status_code == 404
+    assert client.get("/language/fr?next=//evil.example").headers["Location"] == "/"
+
+
+@pytest.mark.parametrize(("target", "kept"), [
+    ("/news/x?y=1", True), ("/", True), ("//evil.example/x", False), ("/\\evil.example", False),
+    ("https://evil.example/", False), ("javascript:alert(1)", False), ("news/x", False),
+    ("/x\r\nSet-Cookie: a=b", False), ("", False), (None, False)])
+def test_only_a_path_of_the_portal_is_a_way_back(target, kept):
+    assert local_path(target, "/default") == (target if kept else "/default")
+
+
+def test_a_news_item_shows_its_programme_player_and_shotlist(client):
+    html = text(client.get(f"/news/{SLUG}"))
+    assert shown(NEWS_ITEM["title"]) in html
+    assert f"Programme {VIDEO['programme']}" in html
+    assert f'<source src="{VIDEO["preview_url"]}" type="video/mp4">' in html
+    for shot in VIDEO["shotlist"]:
+        assert f'data-seconds="{shot["in_seconds"]}"' in html
+    assert VIDEO["master_path"] not in html                 # no storage path on a page
+    # logged out: the panel says why and leads to log in, then back here
+    assert "download-form" not in html
+    assert f'href="/account/login?next=/news/{SLUG}"' in html
+
+
+def test_a_logged_in_visitor_gets_the_download_panel(client):
+    client.set_cookie("newsreel_session", GOOD_TOKEN)
+    html = text(client.get(f"/news/{SLUG}"))
+    assert f'data-video-id="{VIDEO_ID}"' in html and "download-form" in html
+    for name in ("xdcam-hd422", "h264-1080p", "proxy", "original"):
+        assert f'value="{name}"' in html
+    assert 'class="pick"' in html                            # shotlist rows can be ticked
+
+
+def test_an_unknown_item_is_a_404_page(client, rpc):
+    rpc.answer("catalog.get_news", ServiceError("not_found", {"resource": "news"}))
+    page = client.get("/news/nothing-here")
+    assert page.status_code == 404 and "<h1>" in text(page)
+
+
+def test_pages_carry_a_strict_policy_and_no_inline_script(client):
+    page = client.get(f"/news/{SLUG}")
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", text(page), re.S)
+    for attributes, _ in scripts:   # only files, and one JSON block of sentences
+        assert "src=" in attributes or ('type="application/json"' in attributes)
+
+
+# -- the account screens -----------------------------------------------------------------------
+
+def register_form(**overrides) -> dict:
+    return {"email": "ana@example.org", "password": PASSWORD, "full_name": "Ana Lima",
+            "organisation": "Le Quotidien", "language": "fr", "terms": TERMS_VERSION,
+            **overrides}
+
+
+def test_registration_goes_to_the_code_screen_then_account_created(client, rpc):
+    done = post_form(client, "/account/register?next=/news/" + SLUG, register_form(),
+                     token_from="/account/register?next=/news/" + SLUG)
+    assert done.status_code == 303 and done.headers["Location"] == "/account/verify"
+    assert rpc.calls[-1] == ("auth.register", {
+        "email": "ana@example.org", "password": PASSWORD, "full_name": "Ana Lima",
+        "organisation": "Le Quotidien", "language": "fr", "terms_version": TERMS_VERSION,
+        "client_ip": "127.0.0.1"})
+    screen = text(client.get("/account/verify"))
+    assert "ana@example.org" in screen and "30 minutes" in screen
+    verified = post_form(client, "/account/verify", {"code": "123456"})
+    assert verified.status_code == 303 and verified.headers["Location"] == "/account/created"
+    assert "newsreel_session=" + GOOD_TOKEN in verified.headers["Set-Cookie"]
+    created = text(client.get("/account/created"))
+    assert "newsletter" in created.lower() and f'href="/news/{SLUG}"' in created
+    subscribed = post_form(client, "/account/newsletter", {"subscribed": "true",
+                                                            "back": "/account/created"},
+                           token_from="/account/created")
+    assert subscribed.status_code == 303
+    assert rpc.calls[-1] == ("auth.set_newsletter", {"token": GOOD_TOKEN, "subscribed": True})
+
+
+def test_registration_errors_are_shown_beside_their_field_in_the_users_language(client, rpc):
+    rpc.answer("auth.register", ServiceError("weak_password", {"rules": ["min_length"]}))
+    refused = post_form(client, "/account/register?lang=en", register_form(password="short"),
+                        token_from="/account/register?lang=en")
+    assert refused.status_code == 400
+    html = text(refused)
+    error = re.search(r'id="password-error" role="alert">([^<]+)<', html).group(1)
+    assert "12" in error and 'aria-invalid="true"' in html
+    assert 'value="ana@example.org"' in html and PASSWORD not in html  # kept, not the password
+
+    calls = len(rpc.calls)
+    unticked = post_form(client, "/account/register", register_form(terms=""))
+    assert unticked.status_code == 400
+    assert re.search(r'id="terms-error" role="alert">[^<]+<', text(unticked))
+    bad_email = post_form(client, "/account/register", register_form(email="not-an-email"))
+    assert re.search(r'id="email-error" role="alert">[^<]+<', text(bad_email))
+    assert "auth.register" not in [name for name, _ in rpc.calls[calls:]]
+
+
+def test_a_form_without_its_csrf_token_is_refused(client, rpc):
+    refused = client.post("/account/login", data={"email": "a@example.org", "password": "x"})
+    assert refused.status_code == 400 and "<h1>" in text(refused)
+    assert "auth.login" not in rpc.methods_called
+
+
+def test_login_goes_back_to_the_page_the_visitor_was_on(client, rpc):
+    client.get("/account/login?next=/news/" + SLUG)
+    entered = post_form(client, "/account/login", {"email": "ana@example.org",
+                                                   "password": PASSWORD})
+    assert entered.status_code == 303 and entered.headers["Location"] == "/news/" + SLUG
+    rpc.answer("auth.login", ServiceError("invalid_credentials"))
+    wrong = post_form(client, "/account/login?lang=en", {"email": "ana@example.org",
+                                                         "password": "nope"},
+                      token_from="/account/login?lang=en")
+    assert wrong.status_code == 400 and "Incorrect email address or password." in text(wrong)
+
+
+def test_the_password_reset_journey_ends_where_the_visitor_started(client, rpc):
+    client.get("/account/reset?next=/news/" + SLUG)
+    asked = post_form(client, "/account/reset", {"email": "ana@example.org"})
+    assert asked.headers["Location"] == "/account/reset/code"
+    coded = post_form(client, "/account/reset/code", {"code": "654321"})
+    assert coded.headers["Location"] == "/account/reset/password"
+    changed = post_form(client, "/account/reset/password", {"password": PASSWORD})
+    assert changed.headers["Location"] == "/account/reset/done"
+    assert rpc.calls[-1] == ("auth.complete_password_reset", {
+        "reset_token": "reset-token", "password": PASSWORD, "client_ip": "127.0.0.1"})
+    done = text(client.get("/account/reset/done"))
+    assert f'href="/account/login?next=/news/{SLUG}"' in done
+    # the grant was spent: the new-password screen now starts again
+    assert client.get("/account/reset/password").headers["Location"] == "/account/reset"
+
+
+# -- development outbox ------------------------------------------------------------------------
+
+def test_the_dev_outbox_is_off_unless_configured(client):
+    assert client.get("/dev/mail").status_code == 404
+
+
+def test_the_dev_outbox_lists_and_shows_the_mails_and_nothing_else(rpc, tmp_path):
+    message = EmailMessage()
+    message["To"], message["Subject"] = "ana@example.org", "Votre code"
+    message.set_content("Votre code : 123456")
+    (tmp_path / "20261121T120000Z_abc@newsreel.eml").write_bytes(bytes(message))
+    (tmp_path.parent / "secret.eml").write_text("Subject: secret\n\nno")
+    app = create_app(rpc=rpc, config={"TESTING": True, "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+                                      "DEV_MAIL_OUTBOX": str(tmp_path)})
+    client = app.test_client()
+    listing = text(client.get("/dev/mail"))
+    assert "Votre code" in listing and "ana@example.org" in listing
+    opened = text(client.get("/dev/mail/20261121T120000Z_abc@newsreel.eml"))
+    assert "123456" in opened
+    for name in ("..%2fsecret.eml", "secret.eml", "%2e%2e/secret.eml"):
+        assert client.get(f"/dev/mail/{name}").status_code == 404

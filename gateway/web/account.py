@@ -1,0 +1,297 @@
+"""The account screens of the seed page, in its order: create an account, the code, account
+created (and the newsletter), log in, reset password, its code, a new password, password
+updated (and back to the page the visitor was on).
+
+Each form posts to its own page, which makes the same auth call as the JSON API and, when
+the service says no, shows the form again with the sentence beside the field it concerns. The
+address being verified or reset, the reset grant and the page to go back to travel in the
+signed session cookie of the portal, never in a URL."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+from flask import Blueprint, redirect, request, session
+from werkzeug.wrappers import Response
+
+from services.shared.errors import ServiceError
+
+from .. import schemas
+from ..api.accounts import auth, client_ip
+from ..errors import ApiError
+from ..i18n import current_language
+from ..sessions import SESSION_COOKIE, clear_session_cookie, set_session_cookie
+from ..terms import TERMS_VERSION, current_terms
+from ..validation import check
+from .common import (
+    form_value,
+    local_path,
+    message_for,
+    page,
+    remember_return_to,
+    return_to,
+    visitor,
+)
+
+account = Blueprint("account", __name__, url_prefix="/account")
+
+# Which field a refusal concerns; the others are about the whole form.
+FIELD_OF_CODE = {
+    "weak_password": "password",
+    "invalid_email": "email",
+    "invalid_code": "code",
+    "code_expired": "code",
+    "too_many_attempts": "code",
+    "terms_not_accepted": "terms",
+}
+
+
+class FormErrors(dict):
+    """field → sentence (`None`: the form's own); `codes`: the machine codes seen."""
+
+    def __init__(self):
+        super().__init__()
+        self.codes: set[str] = set()
+
+    def add(self, error: ApiError | ServiceError) -> FormErrors:
+        code = error.code
+        details = error.details or {}
+        field = details.get("field") if isinstance(error, ApiError) else None
+        message = (error.message if isinstance(error, ApiError) and error.message
+                   else message_for(code, details))
+        self[field or FIELD_OF_CODE.get(code)] = message
+        self.codes.add(code)
+        return self
+
+
+def attempt(call: Callable[[], object], errors: FormErrors) -> bool:
+    """Runs `call` (validation, then the service); its refusal goes into `errors`."""
+    try:
+        call()
+    except (ApiError, ServiceError) as error:
+        errors.add(error)
+        return False
+    return True
+
+
+def see_other(location: str) -> Response:
+    return redirect(location, code=303)
+
+
+def start_session(grant: dict, location: str) -> Response:
+    response = see_other(location)
+    set_session_cookie(response, grant["token"], grant["expires_at"])
+    return response
+
+
+# -- create an account -------------------------------------------------------------------------
+
+@account.route("/register", methods=["GET", "POST"])
+def register():
+    remember_return_to()
+    errors = FormErrors()
+    values = {"language": current_language()}
+    if request.method == "POST":
+        values = {name: form_value(name, 300) for name in (
+            "email", "full_name", "organisation", "language")}
+        password = form_value("password")
+        accepted = form_value("terms", 40)
+
+        def create():
+            body = {**values, "password": password, "terms_version": accepted or ""}
+            body = {name: value.strip() if name != "password" else value
+                    for name, value in body.items()}
+            if not accepted:
+                raise ApiError("terms_not_accepted", current_version=TERMS_VERSION)
+            check(schemas.REGISTER, body)
+            auth("register", email=body["email"], password=password,
+                 full_name=body["full_name"], organisation=body["organisation"],
+                 language=body["language"], terms_version=body["terms_version"],
+                 client_ip=client_ip())
+
+        if attempt(create, errors):
+            session["pending_email"] = values["email"].strip()
+            return see_other("/account/verify")
+    return page("account/register.html", errors=errors, values=values,
+                terms=current_terms(), status=400 if errors else 200)
+
+
+@account.route("/verify", methods=["GET", "POST"])
+def verify():
+    email = session.get("pending_email")
+    if not email:
+        return see_other("/account/register")
+    errors, grant = FormErrors(), {}
+    if request.method == "POST":
+        code = form_value("code", 20).strip()
+
+        def confirm():
+            check(schemas.VERIFY_ACCOUNT, {"email": email, "code": code})
+            grant.update(auth("verify_account", email=email, code=code,
+                              client_ip=client_ip()))
+
+        if attempt(confirm, errors):
+            session.pop("pending_email", None)
+            return start_session(grant, "/account/created")
+    return page("account/verify.html", errors=errors, email=email,
+                resend_url="/account/verify/resend", resent=request.args.get("resent") == "1",
+                status=400 if errors else 200)
+
+
+@account.post("/verify/resend")
+def resend_verification():
+    email = session.get("pending_email")
+    if not email:
+        return see_other("/account/register")
+    errors = FormErrors()
+    if attempt(lambda: auth("resend_verification", email=email, client_ip=client_ip()),
+               errors):
+        return see_other("/account/verify?resent=1")
+    return page("account/verify.html", errors=errors, email=email,
+                resend_url="/account/verify/resend", resent=False, status=429)
+
+
+@account.get("/created")
+def created():
+    return page("account/created.html", next_url=return_to(),
+                subscribed=bool((visitor() or {}).get("newsletter")))
+
+
+@account.post("/newsletter")
+def newsletter():
+    token = request.cookies.get(SESSION_COOKIE)
+    if not visitor() or not token:
+        return see_other("/account/login?next=/account/created")
+    auth("set_newsletter", token=token, subscribed=form_value("subscribed", 5) != "false")
+    return see_other(local_back("/account/created"))
+
+
+def local_back(default: str) -> str:
+    """A form's own `back` field (a portal path), else `default`."""
+    return local_path(form_value("back", 500) or None, default)
+
+
+# -- log in and out ----------------------------------------------------------------------------
+
+@account.route("/login", methods=["GET", "POST"])
+def login():
+    remember_return_to()
+    errors, grant = FormErrors(), {}
+    email = ""
+    if request.method == "POST":
+        email = form_value("email", 300).strip()
+        password = form_value("password")
+
+        def enter():
+            check(schemas.LOGIN, {"email": email, "password": password})
+            grant.update(auth("login", email=email, password=password, client_ip=client_ip()))
+
+        if attempt(enter, errors):
+            return start_session(grant, return_to())
+        if "not_verified" in errors.codes:  # the code screen is one link away
+            session["pending_email"] = email
+    return page("account/login.html", errors=errors, email=email,
+                unverified="not_verified" in errors.codes, status=400 if errors else 200)
+
+
+@account.post("/logout")
+def logout():
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        with contextlib.suppress(ServiceError):  # a session that ended: logged out all the same
+            auth("logout", token=token)
+    response = see_other(local_back("/"))
+    clear_session_cookie(response)
+    return response
+
+
+# -- reset the password ------------------------------------------------------------------------
+
+@account.route("/reset", methods=["GET", "POST"])
+def reset():
+    remember_return_to()
+    errors = FormErrors()
+    email = ""
+    if request.method == "POST":
+        email = form_value("email", 300).strip()
+
+        def ask():
+            check(schemas.PASSWORD_RESET, {"email": email})
+            auth("request_password_reset", email=email, client_ip=client_ip())
+
+        if attempt(ask, errors):
+            session["reset_email"] = email
+            session.pop("reset_token", None)
+            return see_other("/account/reset/code")
+    return page("account/reset.html", errors=errors, email=email,
+                status=400 if errors else 200)
+
+
+@account.route("/reset/code", methods=["GET", "POST"])
+def reset_code():
+    email = session.get("reset_email")
+    if not email:
+        return see_other("/account/reset")
+    errors, grant = FormErrors(), {}
+    if request.method == "POST":
+        code = form_value("code", 20).strip()
+
+        def confirm():
+            check(schemas.VERIFY_PASSWORD_RESET, {"email": email, "code": code})
+            grant.update(auth("verify_password_reset", email=email, code=code,
+                              client_ip=client_ip()))
+
+        if attempt(confirm, errors):
+            session["reset_token"] = grant["reset_token"]
+            return see_other("/account/reset/password")
+    return page("account/verify.html", errors=errors, email=email,
+                resend_url="/account/reset/resend", resent=request.args.get("resent") == "1",
+                purpose="reset", status=400 if errors else 200)
+
+
+@account.post("/reset/resend")
+def resend_reset():
+    email = session.get("reset_email")
+    if not email:
+        return see_other("/account/reset")
+    errors = FormErrors()
+    if attempt(lambda: auth("request_password_reset", email=email, client_ip=client_ip()),
+               errors):
+        return see_other("/account/reset/code?resent=1")
+    return page("account/verify.html", errors=errors, email=email,
+                resend_url="/account/reset/resend", resent=False, purpose="reset",
+                status=429)
+
+
+@account.route("/reset/password", methods=["GET", "POST"])
+def new_password():
+    grant = session.get("reset_token")
+    if not grant:
+        return see_other("/account/reset")
+    errors = FormErrors()
+    if request.method == "POST":
+        password = form_value("password")
+
+        def change():
+            check(schemas.COMPLETE_PASSWORD_RESET, {"reset_token": grant, "password": password})
+            auth("complete_password_reset", reset_token=grant, password=password,
+                 client_ip=client_ip())
+
+        if attempt(change, errors):
+            for name in ("reset_token", "reset_email"):
+                session.pop(name, None)
+            response = see_other("/account/reset/done")
+            clear_session_cookie(response)  # every session of the account ended
+            return response
+        if "invalid_reset_token" in errors.codes:  # spent or expired: start again
+            session.pop("reset_token", None)
+    return page("account/new_password.html", errors=errors, status=400 if errors else 200,
+                restart="invalid_reset_token" in errors.codes)
+
+
+@account.get("/reset/done")
+def reset_done():
+    back = return_to()
+    return page("account/reset_done.html", login_url="/account/login?next=" + back,
+                account=None)
