@@ -162,6 +162,9 @@ def test_registration_errors_are_shown_beside_their_field_in_the_users_language(
     assert re.search(r'id="terms-error" role="alert">[^<]+<', text(unticked))
     bad_email = post_form(client, "/account/register", register_form(email="not-an-email"))
     assert re.search(r'id="email-error" role="alert">[^<]+<', text(bad_email))
+    # a field the form has no error place for (a forged choice): said for the whole form
+    forged = post_form(client, "/account/register", register_form(language="de"))
+    assert forged.status_code == 400 and 'class="form-error"' in text(forged)
     assert "auth.register" not in [name for name, _ in rpc.calls[calls:]]
 
 

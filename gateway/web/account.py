@@ -48,10 +48,12 @@ FIELD_OF_CODE = {
 
 
 class FormErrors(dict):
-    """field → sentence (`None`: the form's own); `codes`: the machine codes seen."""
+    """field → sentence (`None`: the form's own, and any field the form does not show);
+    `codes`: the machine codes seen."""
 
-    def __init__(self):
+    def __init__(self, *fields: str):
         super().__init__()
+        self.fields = set(fields)
         self.codes: set[str] = set()
 
     def add(self, error: ApiError | ServiceError) -> FormErrors:
@@ -60,7 +62,8 @@ class FormErrors(dict):
         field = details.get("field") if isinstance(error, ApiError) else None
         message = (error.message if isinstance(error, ApiError) and error.message
                    else message_for(code, details))
-        self[field or FIELD_OF_CODE.get(code)] = message
+        field = field or FIELD_OF_CODE.get(code)
+        self[field if field in self.fields else None] = message
         self.codes.add(code)
         return self
 
@@ -90,7 +93,7 @@ def start_session(grant: dict, location: str) -> Response:
 @account.route("/register", methods=["GET", "POST"])
 def register():
     remember_return_to()
-    errors = FormErrors()
+    errors = FormErrors("email", "password", "full_name", "organisation", "terms")
     values = {"language": current_language()}
     if request.method == "POST":
         values = {name: form_value(name, 300) for name in (
@@ -122,7 +125,7 @@ def verify():
     email = session.get("pending_email")
     if not email:
         return see_other("/account/register")
-    errors, grant = FormErrors(), {}
+    errors, grant = FormErrors("code"), {}
     if request.method == "POST":
         code = form_value("code", 20).strip()
 
@@ -177,7 +180,7 @@ def local_back(default: str) -> str:
 @account.route("/login", methods=["GET", "POST"])
 def login():
     remember_return_to()
-    errors, grant = FormErrors(), {}
+    errors, grant = FormErrors("email", "password"), {}
     email = ""
     if request.method == "POST":
         email = form_value("email", 300).strip()
@@ -211,7 +214,7 @@ def logout():
 @account.route("/reset", methods=["GET", "POST"])
 def reset():
     remember_return_to()
-    errors = FormErrors()
+    errors = FormErrors("email")
     email = ""
     if request.method == "POST":
         email = form_value("email", 300).strip()
@@ -233,7 +236,7 @@ def reset_code():
     email = session.get("reset_email")
     if not email:
         return see_other("/account/reset")
-    errors, grant = FormErrors(), {}
+    errors, grant = FormErrors("code"), {}
     if request.method == "POST":
         code = form_value("code", 20).strip()
 
@@ -269,7 +272,7 @@ def new_password():
     grant = session.get("reset_token")
     if not grant:
         return see_other("/account/reset")
-    errors = FormErrors()
+    errors = FormErrors("password")
     if request.method == "POST":
         password = form_value("password")
 

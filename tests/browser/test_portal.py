@@ -24,7 +24,7 @@ from playwright.sync_api import Page, expect
 
 from services.shared.mediainfo import probe
 from services.transcoder.media.sample import make_master
-from tests.journeys import PASSWORD, editor, ingest
+from tests.journeys import PASSWORD, editor, ingest, signed_in
 from tests.support.smtp import SmtpCapture, find_code, sent_to
 from tests.support.system import NewsreelSystem
 
@@ -179,6 +179,15 @@ def test_the_account_journey_then_a_cut_then_a_password_reset(portal, page_facto
     page.get_by_role("link", name=words["continue"]).click()
     assert page.url == story_url
 
+    # ticking shotlist rows makes a cut from the first row ticked to the last
+    picks = page.locator("table.shotlist input.pick")
+    picks.nth(2).check()
+    picks.nth(1).check()
+    expect(page.locator("input[name=in]")).to_have_value("10:00:02:00")
+    expect(page.locator("input[name=out]")).to_have_value("10:00:12:00")
+    picks.nth(1).uncheck()
+    picks.nth(2).uncheck()
+
     # a frame-accurate cut: in from the player after a shotlist row seeked it, out typed
     page.get_by_role("radio", name=re.compile(label)).check()
     page.get_by_role("button", name=cut_in).click()
@@ -269,3 +278,27 @@ def test_a_newcomer_without_smtp_reads_the_code_in_the_local_outbox(tmp_path, pa
         expect(page.get_by_role("heading", level=1)).to_have_text(
             "You have successfully created your account")
 
+
+
+def test_logging_in_with_the_keyboard_alone(portal, page_factory):
+    system = portal.system
+    signed_in(system, "keys@example.org", "en")
+    page = page_factory(system.url, locale="en-US")
+    page.goto("/account/login")
+    page.keyboard.press("Tab")                   # the first stop skips to the content
+    focused = "document.activeElement"
+    assert page.evaluate(f"{focused}.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate(f"{focused}.id") == "main"
+    page.keyboard.press("Tab")
+    assert page.evaluate(f"{focused}.id") == "email"   # labelled fields in reading order
+    page.keyboard.type("keys@example.org")
+    page.keyboard.press("Tab")
+    assert page.evaluate(f"{focused}.id") == "password"
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.locator("header .who")).to_have_text("Jane Doe")
+    # the focus ring is there for who needs it
+    page.keyboard.press("Tab")
+    outline = page.evaluate(f"getComputedStyle({focused}).outlineStyle")
+    assert outline == "solid"
