@@ -29,8 +29,7 @@ from services.shared.mediainfo import ffmpeg_binary, probe
 from services.transcoder.media import renditions
 from services.transcoder.media.sample import make_master
 from tests.journeys import editor, ingest, request_download, signed_in, until_ready
-from tests.support.smtp import SmtpCapture
-from tests.support.system import NewsreelSystem
+from tests.support.system import running_system
 
 ITEM = {"translations": {"en": {"title": "Benchmark", "summary": "A benchmark.",
                                 "body": "A benchmark."}}}
@@ -58,9 +57,7 @@ def job_seconds(system, job_id: str) -> float:
 
 def through_the_service(args, master: Path, tmp: Path) -> tuple[float, float]:
     """(request → link, the worker's time on the job)."""
-    with SmtpCapture() as smtp, NewsreelSystem(backend=args.backend, tmp_path=tmp, smtp=smtp,
-                                               transcoder=True) as system:
-        system.start()
+    with running_system(tmp, backend=args.backend, transcoder=True) as system:
         tap = system.tap()
         edith = editor(system)
         reader = signed_in(system, "reader@example.org", "en")

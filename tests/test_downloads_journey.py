@@ -44,8 +44,8 @@ from tests.journeys import (
     until_ready,
 )
 from tests.support.databases import BACKENDS
-from tests.support.smtp import SmtpCapture, sent_to
-from tests.support.system import NewsreelSystem
+from tests.support.smtp import sent_to
+from tests.support.system import running_system
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow_media]
 
@@ -84,11 +84,8 @@ def masters(tmp_path_factory) -> SimpleNamespace:
 def newsroom(request, tmp_path_factory, masters):
     """A running system where an editor has ingested the journey's master into a new item
     (waiting for its previews) and published it; three journalists, two subscribed."""
-    smtp = SmtpCapture().start()
-    system = NewsreelSystem(backend=request.param, smtp=smtp, transcoder=True,
-                            tmp_path=tmp_path_factory.mktemp(f"newsroom-{request.param}"))
-    try:
-        system.start()
+    with running_system(tmp_path_factory.mktemp(f"newsroom-{request.param}"),
+                        backend=request.param, transcoder=True) as system:
         tap = system.tap()
         room = SimpleNamespace(system=system, tap=tap, masters=masters)
         room.edith = editor(system)
@@ -103,11 +100,6 @@ def newsroom(request, tmp_path_factory, masters):
                                headers=bearer(room.edith))
         assert published.status_code == 200, published.text
         yield room
-    finally:
-        try:
-            system.close()
-        finally:
-            smtp.stop()
 
 
 def fetch(token: str, url: str, dest: Path) -> requests.Response:

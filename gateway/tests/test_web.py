@@ -99,6 +99,14 @@ def test_a_logged_in_visitor_gets_the_download_panel(client):
     assert 'class="pick"' in html                            # shotlist rows can be ticked
 
 
+def test_a_service_out_of_reach_is_said_on_a_page(client, rpc):
+    from gateway.rpc import ServiceUnavailable
+    rpc.answer("catalog.list_news", ServiceUnavailable("catalog", "no reply"))
+    page = client.get("/?lang=en")
+    assert page.status_code == 503 and page.mimetype == "text/html"
+    assert "Temporarily unavailable" in text(page)
+
+
 def test_an_unknown_item_is_a_404_page(client, rpc):
     rpc.answer("catalog.get_news", ServiceError("not_found", {"resource": "news"}))
     page = client.get("/news/nothing-here")

@@ -1,9 +1,17 @@
 """The web portal: server-rendered pages in French and English on the gateway, beside the
 JSON API they share their rules, schemas and error sentences with (see common.py)."""
 
-from flask import Flask, g
+import logging
+
+from flask import Flask, g, request
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
+from services.shared.errors import ServiceError
+
+from ..errors import ERRORS
+from ..observability import current_request_id
+from ..rpc import ServiceUnavailable
 from ..sessions import clear_session_cookie
 from . import display
 from .account import account
@@ -12,10 +20,34 @@ from .devmail import dev_mail
 from .news import news_pages
 
 PAGE_BLUEPRINTS = (news_pages, account, dev_mail)
+log = logging.getLogger(__name__)
+
 # CSRF tokens on the portal's forms only: the API has its own rule (sessions.py: bearer
 # tokens, or cookies from our own origin) and the newsletter link its signed token.
 for _blueprint in PAGE_BLUEPRINTS:
     _blueprint.before_request(csrf.protect)
+
+
+def trouble_page(code: str, status: int, title: str):
+    """A service out of reach, or a fault of ours: said on a page, never as JSON."""
+    return page("unavailable.html", status=status, account=None, title=title,
+                message=ERRORS[code].message({}))
+
+
+def service_unavailable(error: ServiceUnavailable):
+    log.warning("page %s: service unavailable: %s", request.path, error,
+                extra={"request_id": current_request_id()})
+    return trouble_page("service_unavailable", 503, _("Temporarily unavailable"))
+
+
+def unexpected(error: Exception):
+    log.exception("page %s failed", request.path, extra={"request_id": current_request_id()})
+    return trouble_page("internal_error", 500, _("Something went wrong"))
+
+
+for _blueprint in PAGE_BLUEPRINTS:
+    _blueprint.register_error_handler(ServiceUnavailable, service_unavailable)
+    _blueprint.register_error_handler(ServiceError, unexpected)   # a code no form expects
 
 
 def init_app(app: Flask) -> None:

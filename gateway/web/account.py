@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import Blueprint, redirect, request, session
 from werkzeug.wrappers import Response
@@ -88,6 +89,77 @@ def start_session(grant: dict, location: str) -> Response:
     return response
 
 
+# -- the code screens --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CodeJourney:
+    """A journey's code screen: the session key of the address the code went to, where the
+    journey starts, its own paths, the schema and auth call that take a code, the call that
+    sends a new one, and what a good code leads to."""
+    purpose: str
+    email_key: str
+    start: str
+    path: str
+    schema: dict
+    check_call: str
+    resend_call: str
+    done: Callable[[dict], Response]
+
+
+def verified(grant: dict) -> Response:
+    session.pop("pending_email", None)
+    return start_session(grant, "/account/created")
+
+
+def reset_granted(grant: dict) -> Response:
+    session["reset_token"] = grant["reset_token"]
+    return see_other("/account/reset/password")
+
+
+VERIFY = CodeJourney("verify", "pending_email", "/account/register", "/account/verify",
+                     schemas.VERIFY_ACCOUNT, "verify_account", "resend_verification", verified)
+RESET = CodeJourney("reset", "reset_email", "/account/reset", "/account/reset/code",
+                    schemas.VERIFY_PASSWORD_RESET, "verify_password_reset",
+                    "request_password_reset", reset_granted)
+
+
+def code_page(journey: CodeJourney, email: str, errors: FormErrors, status: int,
+              resent: bool = False) -> Response:
+    resend_url = "/account/verify/resend" if journey is VERIFY else "/account/reset/resend"
+    return page("account/verify.html", errors=errors, email=email, resend_url=resend_url,
+                resent=resent, purpose=journey.purpose, status=status)
+
+
+def code_screen(journey: CodeJourney) -> Response:
+    email = session.get(journey.email_key)
+    if not email:
+        return see_other(journey.start)
+    errors, grant = FormErrors("code"), {}
+    if request.method == "POST":
+        code = form_value("code", 20).strip()
+
+        def confirm():
+            check(journey.schema, {"email": email, "code": code})
+            grant.update(auth(journey.check_call, email=email, code=code,
+                              client_ip=client_ip()))
+
+        if attempt(confirm, errors):
+            return journey.done(grant)
+    return code_page(journey, email, errors, 400 if errors else 200,
+                     resent=request.args.get("resent") == "1")
+
+
+def resend_code(journey: CodeJourney) -> Response:
+    """A new code (the old one dies); the same screen says it is on its way."""
+    email = session.get(journey.email_key)
+    if not email:
+        return see_other(journey.start)
+    errors = FormErrors()
+    if attempt(lambda: auth(journey.resend_call, email=email, client_ip=client_ip()), errors):
+        return see_other(journey.path + "?resent=1")
+    return code_page(journey, email, errors, 429)
+
+
 # -- create an account -------------------------------------------------------------------------
 
 @account.route("/register", methods=["GET", "POST"])
@@ -122,37 +194,12 @@ def register():
 
 @account.route("/verify", methods=["GET", "POST"])
 def verify():
-    email = session.get("pending_email")
-    if not email:
-        return see_other("/account/register")
-    errors, grant = FormErrors("code"), {}
-    if request.method == "POST":
-        code = form_value("code", 20).strip()
-
-        def confirm():
-            check(schemas.VERIFY_ACCOUNT, {"email": email, "code": code})
-            grant.update(auth("verify_account", email=email, code=code,
-                              client_ip=client_ip()))
-
-        if attempt(confirm, errors):
-            session.pop("pending_email", None)
-            return start_session(grant, "/account/created")
-    return page("account/verify.html", errors=errors, email=email,
-                resend_url="/account/verify/resend", resent=request.args.get("resent") == "1",
-                status=400 if errors else 200)
+    return code_screen(VERIFY)
 
 
 @account.post("/verify/resend")
 def resend_verification():
-    email = session.get("pending_email")
-    if not email:
-        return see_other("/account/register")
-    errors = FormErrors()
-    if attempt(lambda: auth("resend_verification", email=email, client_ip=client_ip()),
-               errors):
-        return see_other("/account/verify?resent=1")
-    return page("account/verify.html", errors=errors, email=email,
-                resend_url="/account/verify/resend", resent=False, status=429)
+    return resend_code(VERIFY)
 
 
 @account.get("/created")
@@ -233,38 +280,12 @@ def reset():
 
 @account.route("/reset/code", methods=["GET", "POST"])
 def reset_code():
-    email = session.get("reset_email")
-    if not email:
-        return see_other("/account/reset")
-    errors, grant = FormErrors("code"), {}
-    if request.method == "POST":
-        code = form_value("code", 20).strip()
-
-        def confirm():
-            check(schemas.VERIFY_PASSWORD_RESET, {"email": email, "code": code})
-            grant.update(auth("verify_password_reset", email=email, code=code,
-                              client_ip=client_ip()))
-
-        if attempt(confirm, errors):
-            session["reset_token"] = grant["reset_token"]
-            return see_other("/account/reset/password")
-    return page("account/verify.html", errors=errors, email=email,
-                resend_url="/account/reset/resend", resent=request.args.get("resent") == "1",
-                purpose="reset", status=400 if errors else 200)
+    return code_screen(RESET)
 
 
 @account.post("/reset/resend")
 def resend_reset():
-    email = session.get("reset_email")
-    if not email:
-        return see_other("/account/reset")
-    errors = FormErrors()
-    if attempt(lambda: auth("request_password_reset", email=email, client_ip=client_ip()),
-               errors):
-        return see_other("/account/reset/code?resent=1")
-    return page("account/verify.html", errors=errors, email=email,
-                resend_url="/account/reset/resend", resent=False, purpose="reset",
-                status=429)
+    return resend_code(RESET)
 
 
 @account.route("/reset/password", methods=["GET", "POST"])

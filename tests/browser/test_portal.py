@@ -26,7 +26,7 @@ from services.shared.mediainfo import probe
 from services.transcoder.media.sample import make_master
 from tests.journeys import PASSWORD, editor, ingest, signed_in
 from tests.support.smtp import SmtpCapture, find_code, sent_to
-from tests.support.system import NewsreelSystem
+from tests.support.system import running_system
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow_media]
 
@@ -85,23 +85,15 @@ def portal(tmp_path_factory):
     master = folder / "bridge.mov"
     make_master(master, 12, size=(320, 180), rate=25, start_tc="10:00:00:00",
                 title="Lanvéoc", tone_dbfs=-23.0)
-    smtp = SmtpCapture().start()
-    system = NewsreelSystem(backend="sqlite", smtp=smtp, transcoder=True,
-                            tmp_path=folder / "system")
-    try:
-        system.start()
+    with running_system(folder / "system", transcoder=True) as system:
         tap = system.tap()
         edith = editor(system)
         item, video = ingest(system, edith, tap, STORY, master, "bridge.mov", shotlist=SHOTLIST)
         published = system.api("POST", f"/api/v1/news/{item['id']}/publish",
                                headers={"Authorization": f"Bearer {edith}"})
         assert published.status_code == 200, published.text
-        yield SimpleNamespace(system=system, smtp=smtp, item=published.json(), video=video)
-    finally:
-        try:
-            system.close()
-        finally:
-            smtp.stop()
+        yield SimpleNamespace(system=system, smtp=system.smtp, item=published.json(),
+                              video=video)
 
 
 def newest_code(smtp: SmtpCapture, email: str, count: int) -> str:
@@ -245,11 +237,9 @@ def test_the_account_journey_then_a_cut_then_a_password_reset(portal, page_facto
 def test_a_newcomer_without_smtp_reads_the_code_in_the_local_outbox(tmp_path, page_factory,
                                                                     screenshot):
     outbox = tmp_path / "mail-outbox"
-    with SmtpCapture() as smtp, NewsreelSystem(
-            backend="sqlite", smtp=smtp, tmp_path=tmp_path / "system",
-            env={"SMTP_URL": "", "MAIL_OUTBOX_DIR": str(outbox),
-                 "DEV_MAIL_OUTBOX": str(outbox)}) as system:
-        system.start()
+    with running_system(tmp_path / "system", env={
+            "SMTP_URL": "", "MAIL_OUTBOX_DIR": str(outbox),
+            "DEV_MAIL_OUTBOX": str(outbox)}) as system:
         page = page_factory(system.url, locale="en-US")
         page.goto("/account/register")
         page.get_by_label("E-mail address").fill("newcomer@example.org")
@@ -270,7 +260,7 @@ def test_a_newcomer_without_smtp_reads_the_code_in_the_local_outbox(tmp_path, pa
         mail.click()
         code = re.search(r"\b(\d{6})\b", page.locator("article.mail pre").inner_text()).group(1)
         screenshot(page, "dev-mail-outbox")
-        assert smtp.messages == []                       # nothing went to an SMTP server
+        assert system.smtp.messages == []                       # nothing went to an SMTP server
 
         page.goto(verify_url)
         page.get_by_label("Verification code").fill(code)

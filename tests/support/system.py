@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -350,3 +350,14 @@ class NewsreelSystem:
                 raise AssertionError(message or f"condition not met in {timeout} s")
             time.sleep(interval)
 
+
+
+@contextlib.contextmanager
+def running_system(tmp_path: str | os.PathLike, *, backend: str = "sqlite",
+                   **kwargs) -> Iterator[NewsreelSystem]:
+    """A started system with an `SmtpCapture` of its own (`system.smtp`); both are closed
+    when the block ends, even when it fails. `kwargs` go to `NewsreelSystem`."""
+    with SmtpCapture() as smtp, NewsreelSystem(backend=backend, tmp_path=tmp_path, smtp=smtp,
+                                               **kwargs) as system:
+        system.start()
+        yield system
