@@ -138,8 +138,8 @@ def request_download(id: str, body: dict, session: Session):
            errors=("not_found", "not_verified"))
 def get_download(id: str, session: Session):
     """`status` queued, running, ready (with a new `url` and its `expires_at`, the download
-    recorded) or failed (`error` says so); `progress` 0-100. A cut the cache dropped since is
-    asked for again (its status is then queued)."""
+    recorded) or failed (`error` says so); `progress` 0-99 while it is made, 100 once ready.
+    A cut the cache dropped since is asked for again (its status is then queued)."""
     account = verified(session)
     job = call("transcoder", "get_job", job_id=id)
     if job.get("kind") == "preview":  # the previews' own work: not a download

@@ -4,6 +4,7 @@ import logging
 from urllib.parse import urlsplit
 
 from nameko.extensions import DependencyProvider
+from prometheus_client import Counter
 
 from services.shared.cloudevents import event_type_of
 from services.shared.config import database_url, env, require, var_dir
@@ -18,6 +19,9 @@ from .service import Mailer, MailInProgress, Outcome
 from .transport import transport_from_env
 
 log = logging.getLogger(__name__)
+
+MAILS = Counter("newsreel_mails_total", "Mails handed to the SMTP server (sent) or given up "
+                "(failed: refused for good, or out of retries), by kind.", ["kind", "outcome"])
 
 
 def _mailer_database_url() -> str:
@@ -74,9 +78,13 @@ class MailerService:
 
     def _deliver(self, mailer: Mailer, event, consumer: str, request) -> str:
         try:
-            return mailer.deliver(event, consumer, request, last_attempt=self.delivery.is_last)
+            outcome = mailer.deliver(event, consumer, request,
+                                     last_attempt=self.delivery.is_last)
         except MailInProgress as busy:  # not a failure: the message comes back, attempt kept
             raise Later(busy.seconds_left, str(busy)) from None
+        if outcome in (Outcome.SENT, Outcome.FAILED):
+            MAILS.labels(request.kind, outcome).inc()
+        return outcome
 
     def _send(self, event, request_for):
         mailer = self.mailer

@@ -32,9 +32,13 @@ JOBS = Counter("newsreel_jobs_total", "Transcoder jobs run, by kind and outcome.
 JOB_SECONDS = Histogram("newsreel_job_seconds", "Time spent running a transcoder job.", ["kind"],
                         buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 3600))
 JOBS_IN_PROGRESS = Gauge("newsreel_jobs_in_progress", "Transcoder jobs running now.")
+JOB_QUEUE_LENGTH = Gauge("newsreel_job_queue_length",
+                         "Transcoder jobs waiting for a worker (queued), as the api process "
+                         "last counted them.")
 
-# How often the timer trims the cut cache.
+# How often the timer trims the cut cache, and how often the api counts the waiting jobs.
 EVICT_CHECK_SECONDS = env_int("EVICT_CHECK_SECONDS", 300)
+QUEUE_GAUGE_SECONDS = env_int("QUEUE_GAUGE_SECONDS", 15)
 
 
 def _transcoder_database_url() -> str:
@@ -74,8 +78,12 @@ class _Api:
     @service_rpc
     def request_download(self, video_id, rendition, in_=None, out=None, accuracy="fast",
                          account_id=None):
-        return self.transcoder.request(video_id, rendition, in_, out, accuracy,
-                                       account_id=account_id)
+        transcoder = self.transcoder
+        job = transcoder.request(video_id, rendition, in_, out, accuracy,
+                                 account_id=account_id)
+        if job.get("status") == "queued":
+            JOB_QUEUE_LENGTH.set(transcoder.queued_jobs())
+        return job
 
     @service_rpc
     def get_job(self, job_id):
@@ -96,6 +104,10 @@ class _Api:
         outcome = self.transcoder.record_video(event, f"{self.name}.{event_type_of(event)}")
         EVENTS_CONSUMED.labels(self.name, event_type_of(event), outcome).inc()
         return outcome
+
+    @timer(interval=QUEUE_GAUGE_SECONDS, eager=True)
+    def count_queued_jobs(self):
+        JOB_QUEUE_LENGTH.set(self.transcoder.queued_jobs())
 
     @timer(interval=EVICT_CHECK_SECONDS, eager=False)
     def evict_cuts(self):

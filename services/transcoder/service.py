@@ -245,6 +245,12 @@ class Transcoder:
                               cache_key(*key_args), kind="cut" if cut_range else "rendition")
             return self._job_document(job)
 
+    def queued_jobs(self) -> int:
+        """How many jobs wait for a worker."""
+        with self._unit() as session:
+            return session.scalar(select(func.count()).select_from(Job)
+                                  .where(Job.status == Status.QUEUED))
+
     def job(self, job_id) -> dict:
         with self._unit() as session:
             job = session.get(Job, job_id) if isinstance(job_id, str) else None
@@ -323,6 +329,8 @@ class Transcoder:
             kind = job.kind
 
         def save(value: int) -> None:
+            # 100 means ready: the file is checked and renamed into place after ffmpeg ends
+            value = min(value, 99)
             with self._unit() as s:
                 row = s.get(Job, job_id, with_for_update=True)
                 if row is not None and row.status == Status.RUNNING and row.lease_owner == owner:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
@@ -53,6 +54,7 @@ class _Handler:
         return self.capture._rcpt(envelope.mail_from, address, envelope)
 
     async def handle_DATA(self, server, session, envelope):
+        await self.capture._held()
         self.capture._deliver(envelope)
         return "250 Message accepted for delivery"
 
@@ -74,6 +76,8 @@ class SmtpCapture:
         self._cond = threading.Condition()
         self._temporary_failure = False
         self._reject = False
+        self._hold = threading.Event()    # set: DATA waits (a slow server) until cleared
+        self.waiting = threading.Event()  # set while a message is held at DATA
         self._parser = BytesParser(_class=CapturedMessage, policy=policy.default)
         self._controller = _Controller(_Handler(self), hostname=host, port=port,
                                        enable_SMTPUTF8=True, ready_timeout=10)
@@ -148,6 +152,14 @@ class SmtpCapture:
         return self._wait(lambda: [a for a in self._attempts if predicate is None or predicate(a)],
                           count, timeout, "RCPT attempts")
 
+    def hold(self, on: bool = True) -> None:
+        """While on, a message's DATA is not answered: the sender waits at the server (a
+        slow SMTP server), until `hold(False)`; `waiting` is set meanwhile."""
+        if on:
+            self._hold.set()
+        else:
+            self._hold.clear()
+
     def assert_nothing_sent(self, predicate: Callable[[CapturedMessage], bool] | None = None,
                             within: float = 2.0) -> None:
         """Checks that no matching mail arrives for `within` seconds (a negative check
@@ -175,6 +187,12 @@ class SmtpCapture:
                 self._cond.wait(remaining)
 
     # --- called from the SMTP server's thread ---------------------------------------------
+    async def _held(self) -> None:
+        while self._hold.is_set():
+            self.waiting.set()
+            await asyncio.sleep(0.05)
+        self.waiting.clear()
+
     def _rcpt(self, mail_from: str, address: str, envelope) -> str:
         with self._cond:
             if self._reject:

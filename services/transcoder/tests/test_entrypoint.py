@@ -9,6 +9,7 @@ from nameko.testing.services import worker_factory
 
 from services.shared.consumer import Later
 from services.transcoder.entrypoint import (
+    JOB_QUEUE_LENGTH,
     JOBS,
     TranscoderApi,
     TranscoderService,
@@ -60,6 +61,17 @@ def test_a_job_held_by_another_run_sends_its_message_back_for_later(session_fact
     assert 45 < later.value.seconds < 51
 
 
+def test_the_job_queue_length_is_counted_when_a_job_is_queued_and_by_the_timer(
+        session_factory, settings):
+    api = _service(TranscoderApi, session_factory, settings)
+    event = ingested_event()
+    api.on_video_ingested(event)                          # its preview job: queued
+    api.count_queued_jobs()
+    assert JOB_QUEUE_LENGTH._value.get() == 1
+    api.request_download(event["data"]["video_id"], "proxy", in_=1, out=2, accuracy="fast")
+    assert JOB_QUEUE_LENGTH._value.get() == 2
+
+
 def test_downloads_are_recorded_and_listed_through_the_entrypoints(session_factory,
                                                                      settings):
     service = _service(TranscoderApi, session_factory, settings)
@@ -75,8 +87,8 @@ def test_the_process_modes():
         return sorted(e.method_name for e in container.entrypoints)
 
     assert names(TranscoderWorker) == ["run_job"]
-    assert names(TranscoderApi) == ["evict_cuts", "get_job", "list_downloads",
-                                    "on_video_ingested", "ping", "record_download",
-                                    "request_download"]
+    assert names(TranscoderApi) == ["count_queued_jobs", "evict_cuts", "get_job",
+                                    "list_downloads", "on_video_ingested", "ping",
+                                    "record_download", "request_download"]
     assert names(TranscoderService) == sorted(names(TranscoderWorker) + names(TranscoderApi))
     assert TranscoderWorker.name == TranscoderApi.name == TranscoderService.name == "transcoder"

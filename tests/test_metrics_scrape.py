@@ -1,0 +1,109 @@
+"""Every service's /metrics, scraped as Prometheus would after some real work (an account, a
+published story with a video, a download): the metrics an SRE's alerts and dashboard use are
+there, with the values that work implies."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.transcoder.media.sample import make_master
+from tests.journeys import bearer, editor, ingest, signed_in, until_ready
+from tests.support.system import running_system
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow_media]
+
+STORY = {"translations": {"en": {"title": "Metrics", "summary": "Counted.", "body": "Counted."}}}
+# family → the services that must expose it (a labelled metric shows its HELP and TYPE before
+# its first sample: "present" means that family; a counter's family drops "_total")
+EXPECTED = {
+    "newsreel_entrypoint_calls": ("auth", "mailer", "catalog", "transcoder",
+                                        "transcoder-worker"),
+    "newsreel_entrypoint_errors": ("auth", "mailer", "catalog", "transcoder",
+                                         "transcoder-worker"),
+    "newsreel_entrypoint_latency_seconds": ("auth", "mailer", "catalog", "transcoder",
+                                            "transcoder-worker"),
+    "newsreel_events_published": ("auth", "mailer", "catalog", "transcoder",
+                                        "transcoder-worker"),
+    "newsreel_events_consumed": ("mailer", "catalog", "transcoder", "transcoder-worker"),
+    "newsreel_outbox_backlog": ("auth", "mailer", "catalog", "transcoder", "transcoder-worker"),
+    "newsreel_messages_dead_lettered": ("auth", "mailer", "catalog", "transcoder",
+                                              "transcoder-worker"),
+    "newsreel_job_queue_length": ("transcoder",),
+    "newsreel_jobs": ("transcoder-worker",),
+    "newsreel_job_seconds": ("transcoder-worker",),
+    "newsreel_mails": ("mailer",),
+    "newsreel_gateway_requests": ("gateway",),
+    "newsreel_gateway_request_latency_seconds": ("gateway",),
+}
+
+
+def families(system, name: str) -> dict:
+    text = requests.get(system.metrics_url(name), timeout=10).text
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
+def value(family, sample: str | None = None, **labels) -> float:
+    return sum(s.value for s in family.samples
+               if (sample is None or s.name == sample)
+               and all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def test_every_service_exposes_its_metrics_with_sensible_values(tmp_path):
+    master = tmp_path / "clip.mov"
+    make_master(master, 3, size=(320, 180), rate=25, tone_dbfs=-23.0)
+    with running_system(tmp_path / "system", transcoder=True) as system:
+        tap = system.tap()
+        edith = editor(system)
+        reader = signed_in(system, "reader@example.org", "en")
+        item, video = ingest(system, edith, tap, STORY, master, "clip.mov")
+        assert system.api("POST", f"/api/v1/news/{item['id']}/publish",
+                          headers=bearer(edith)).status_code == 200
+        until_ready(system, reader, system.api(
+            "POST", f"/api/v1/videos/{video['id']}/downloads", json={"rendition": "proxy",
+                                                                      "in": 1, "out": 2},
+            headers=bearer(reader)))
+        # the relays have published all they hold, and the last events were consumed
+        tap.wait_for("cut.ready.v1")
+        system.wait_until(lambda: all(
+            value(families(system, name)["newsreel_outbox_backlog"]) == 0
+            for name in ("auth", "mailer", "catalog", "transcoder", "transcoder-worker")),
+            timeout=30, message="an outbox kept a backlog")
+
+        scraped = {name: families(system, name) for name in system.services}
+        for metric, services in EXPECTED.items():
+            for service in services:
+                assert metric in scraped[service], f"{service} has no {metric}"
+
+        auth, mailer = scraped["auth"], scraped["mailer"]
+        catalog, api = scraped["catalog"], scraped["transcoder"]
+        worker, gateway = scraped["transcoder-worker"], scraped["gateway"]
+        # calls, and their latency histograms counted them
+        for family_of, entrypoint in ((auth, "register"), (auth, "authenticate"),
+                                      (catalog, "create_news"), (api, "request_download")):
+            calls = value(family_of["newsreel_entrypoint_calls"], entrypoint=entrypoint)
+            assert calls >= 1, entrypoint
+            assert value(family_of["newsreel_entrypoint_latency_seconds"],
+                         "newsreel_entrypoint_latency_seconds_count",
+                         entrypoint=entrypoint) == calls
+        # events out and in
+        assert value(auth["newsreel_events_published"],
+                     event_type="verification_code.issued.v1") == 2  # edith's and the reader's
+        assert value(catalog["newsreel_events_published"], event_type="news.published.v1") == 1
+        assert value(mailer["newsreel_events_consumed"],
+                     event_type="verification_code.issued.v1") == 2
+        assert value(worker["newsreel_events_published"], event_type="cut.ready.v1") == 1
+        # mails, jobs
+        assert value(mailer["newsreel_mails"], kind="verification_code", outcome="sent") == 2
+        assert value(mailer["newsreel_mails"], outcome="failed") == 0
+        assert value(worker["newsreel_jobs"], kind="preview", outcome="ready") == 1
+        assert value(worker["newsreel_jobs"], kind="cut", outcome="ready") == 1
+        assert value(worker["newsreel_job_seconds"], "newsreel_job_seconds_count") == 2
+        assert value(api["newsreel_job_queue_length"]) >= 0
+        # nothing failed for good
+        for name in ("auth", "mailer", "catalog", "transcoder", "transcoder-worker"):
+            assert value(scraped[name]["newsreel_messages_dead_lettered"]) == 0, name
+        # the gateway counted its requests by status
+        assert value(gateway["newsreel_gateway_requests"], status="201") >= 2
+        assert value(gateway["newsreel_gateway_requests"]) >= 10
