@@ -48,7 +48,7 @@ def test_the_home_page_lists_the_latest_news_and_searches(client, rpc):
     html = text(page)
     assert shown(NEWS_SUMMARY["title"]) in html and f'href="/news/{SLUG}"' in html
     assert NEWS_SUMMARY["poster_url"] in html
-    assert "COMPTE MULTIMÉDIA" in html                      # French by default
+    assert "Compte multimédia" in html                      # French by default
     assert rpc.calls[-1] == ("catalog.list_news", {
         "q": "otan bruxelles", "lang": "fr", "page": 2, "per_page": 12})
 
@@ -64,7 +64,7 @@ def test_the_language_is_switched_remembered_and_the_visitor_stays_where_they_we
     assert switched.status_code == 303 and switched.headers["Location"] == "/news/" + SLUG
     assert "newsreel_lang=en" in switched.headers["Set-Cookie"]
     html = text(client.get("/"))
-    assert '<html lang="en">' in html and "MULTIMEDIA ACCOUNT" in html
+    assert '<html lang="en">' in html and "Multimedia account" in html
     assert client.get("/language/de").status_code == 404
     assert client.get("/language/fr?next=//evil.example").headers["Location"] == "/"
 
@@ -231,3 +231,61 @@ def test_the_dev_outbox_lists_and_shows_the_mails_and_nothing_else(rpc, tmp_path
     assert "123456" in opened
     for name in ("..%2fsecret.eml", "secret.eml", "%2e%2e/secret.eml"):
         assert client.get(f"/dev/mail/{name}").status_code == 404
+
+
+# -- when things go wrong ----------------------------------------------------------------------
+
+def test_log_out_clears_the_session_even_when_auth_is_out_of_reach(client, rpc):
+    from gateway.rpc import ServiceUnavailable
+    client.set_cookie("newsreel_session", GOOD_TOKEN)
+    rpc.answer("auth.logout", ServiceUnavailable("auth", "no reply"))
+    left = post_form(client, "/account/logout", {"back": "/news/" + SLUG},
+                     token_from="/account/login")
+    assert left.status_code == 303 and left.headers["Location"] == "/news/" + SLUG
+    assert "newsreel_session=;" in left.headers["Set-Cookie"]
+
+
+def test_trouble_with_auth_shows_the_page_logged_out_and_keeps_the_session(client, rpc):
+    client.set_cookie("newsreel_session", GOOD_TOKEN)
+    rpc.answer("auth.authenticate", ServiceError("internal_error"))
+    page = client.get("/")
+    assert page.status_code == 200 and "/account/login" in text(page)
+    assert "newsreel_session=;" not in page.headers.get("Set-Cookie", "")
+    rpc.answer("auth.authenticate", ServiceError("unauthorized"))   # a session that ended
+    assert "newsreel_session=;" in client.get("/").headers["Set-Cookie"]
+
+
+def test_unknown_pages_are_portal_pages_and_the_api_stays_json(client, rpc):
+    missing = client.get("/nothing/here?lang=en")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+    assert "Page not found" in text(missing)
+    assert client.get("/account/logout").status_code == 405
+    api = client.get("/api/v1/nothing")
+    assert api.status_code == 404 and api.json["error"]["code"] == "not_found"
+    rpc.answer("catalog.list_news", RuntimeError("a remote fault"))
+    broken = client.get("/")
+    assert broken.status_code == 500 and broken.mimetype == "text/html"
+
+
+def test_logging_in_starts_a_fresh_portal_session(client, rpc):
+    client.get("/account/reset")
+    post_form(client, "/account/reset", {"email": "ana@example.org"})
+    post_form(client, "/account/reset/code", {"code": "654321"})   # a grant, then abandoned
+    post_form(client, "/account/login", {"email": "ana@example.org", "password": PASSWORD})
+    assert client.get("/account/reset/password").headers["Location"] == "/account/reset"
+
+
+def test_the_way_back_after_a_reset_keeps_its_query(client):
+    client.get("/account/reset?next=" + "/%3Fq%3Dotan%26page%3D2")
+    post_form(client, "/account/reset", {"email": "ana@example.org"})
+    post_form(client, "/account/reset/code", {"code": "654321"})
+    post_form(client, "/account/reset/password", {"password": PASSWORD})
+    done = text(client.get("/account/reset/done"))
+    assert 'href="/account/login?next=/?q%3Dotan%26page%3D2"' in done
+
+
+def test_a_rate_limited_resend_is_a_429_page(client, rpc):
+    post_form(client, "/account/register", register_form())
+    rpc.answer("auth.resend_verification", ServiceError("rate_limited", {"retry_after": 30}))
+    refused = post_form(client, "/account/verify/resend", {}, token_from="/account/verify")
+    assert refused.status_code == 429 and 'class="form-error"' in text(refused)

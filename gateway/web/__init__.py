@@ -6,10 +6,9 @@ import logging
 from flask import Flask, g, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
-from services.shared.errors import ServiceError
-
-from ..errors import ERRORS
+from ..errors import ERRORS, JSON_ERROR_PATHS, handle_http_exception
 from ..observability import current_request_id
 from ..rpc import ServiceUnavailable
 from ..sessions import clear_session_cookie
@@ -41,22 +40,40 @@ def service_unavailable(error: ServiceUnavailable):
 
 
 def unexpected(error: Exception):
+    if isinstance(error, HTTPException):   # abort(404) in a page's view
+        return missing_page(error)
     log.exception("page %s failed", request.path, extra={"request_id": current_request_id()})
     return trouble_page("internal_error", 500, _("Something went wrong"))
 
 
+def missing_page(error: HTTPException):
+    """Not found (or a method a page does not take), said on a portal page; the API and the
+    files it links keep their JSON answers."""
+    if request.path.startswith(JSON_ERROR_PATHS):
+        return handle_http_exception(error)
+    return page("not_found.html", status=error.code or 404)
+
+
 for _blueprint in PAGE_BLUEPRINTS:
     _blueprint.register_error_handler(ServiceUnavailable, service_unavailable)
-    _blueprint.register_error_handler(ServiceError, unexpected)   # a code no form expects
+    _blueprint.register_error_handler(Exception, unexpected)   # a fault, a remote error
 
 
 def init_app(app: Flask) -> None:
+    # The portal's own session (journey state, CSRF secret): never sent cross-site, never
+    # over plain HTTP where the portal is served over HTTPS.
+    # (Flask has defaults for these: they are set, not defaulted.)
+    app.config.update(SESSION_COOKIE_NAME="newsreel_portal", SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=app.config["PUBLIC_BASE_URL"].startswith("https://"))
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # as long as the portal's session
     csrf.init_app(app)
     display.init_app(app)
     for blueprint in PAGE_BLUEPRINTS:
         app.register_blueprint(blueprint)
+
+    app.register_error_handler(404, missing_page)
+    app.register_error_handler(405, missing_page)
 
     @app.errorhandler(CSRFError)
     def form_expired(error):

@@ -9,24 +9,26 @@ signed session cookie of the portal, never in a URL."""
 
 from __future__ import annotations
 
-import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, redirect, request, session
+from flask import Blueprint, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from services.shared.errors import ServiceError
 
 from .. import schemas
 from ..api.accounts import auth, client_ip
-from ..errors import ApiError
+from ..errors import ERRORS, ApiError
 from ..i18n import current_language
+from ..rpc import ServiceUnavailable
 from ..sessions import SESSION_COOKIE, clear_session_cookie, set_session_cookie
 from ..terms import TERMS_VERSION, current_terms
 from ..validation import check
 from .common import (
     form_value,
+    fresh_session,
     local_path,
     message_for,
     page,
@@ -36,6 +38,7 @@ from .common import (
 )
 
 account = Blueprint("account", __name__, url_prefix="/account")
+log = logging.getLogger(__name__)
 
 # Which field a refusal concerns; the others are about the whole form.
 FIELD_OF_CODE = {
@@ -67,6 +70,15 @@ class FormErrors(dict):
         self[field if field in self.fields else None] = message
         self.codes.add(code)
         return self
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of the form shown again: 200 without errors, else the table's
+        (429 for a rate limit), 400 at least; not 401, which asks for an HTTP login."""
+        if not self:
+            return 200
+        statuses = [ERRORS[code].status for code in self.codes if code in ERRORS]
+        return max([status for status in statuses if status != 401] + [400])
 
 
 def attempt(call: Callable[[], object], errors: FormErrors) -> bool:
@@ -107,7 +119,7 @@ class CodeJourney:
 
 
 def verified(grant: dict) -> Response:
-    session.pop("pending_email", None)
+    fresh_session()
     return start_session(grant, "/account/created")
 
 
@@ -145,7 +157,7 @@ def code_screen(journey: CodeJourney) -> Response:
 
         if attempt(confirm, errors):
             return journey.done(grant)
-    return code_page(journey, email, errors, 400 if errors else 200,
+    return code_page(journey, email, errors, errors.status,
                      resent=request.args.get("resent") == "1")
 
 
@@ -157,7 +169,7 @@ def resend_code(journey: CodeJourney) -> Response:
     errors = FormErrors()
     if attempt(lambda: auth(journey.resend_call, email=email, client_ip=client_ip()), errors):
         return see_other(journey.path + "?resent=1")
-    return code_page(journey, email, errors, 429)
+    return code_page(journey, email, errors, errors.status)
 
 
 # -- create an account -------------------------------------------------------------------------
@@ -189,7 +201,7 @@ def register():
             session["pending_email"] = values["email"].strip()
             return see_other("/account/verify")
     return page("account/register.html", errors=errors, values=values,
-                terms=current_terms(), status=400 if errors else 200)
+                terms=current_terms(), status=errors.status)
 
 
 @account.route("/verify", methods=["GET", "POST"])
@@ -238,21 +250,29 @@ def login():
             grant.update(auth("login", email=email, password=password, client_ip=client_ip()))
 
         if attempt(enter, errors):
-            return start_session(grant, return_to())
+            back = return_to()
+            fresh_session()
+            return start_session(grant, back)
         if "not_verified" in errors.codes:  # the code screen is one link away
             session["pending_email"] = email
     return page("account/login.html", errors=errors, email=email,
-                unverified="not_verified" in errors.codes, status=400 if errors else 200)
+                unverified="not_verified" in errors.codes, status=errors.status)
 
 
 @account.post("/logout")
 def logout():
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        with contextlib.suppress(ServiceError):  # a session that ended: logged out all the same
+        try:
             auth("logout", token=token)
+        except ServiceError:
+            pass  # a session that had ended already
+        except ServiceUnavailable:
+            # The browser forgets the session now; auth ends it when it expires.
+            log.warning("auth unavailable at log out: the session cookie is cleared anyway")
     response = see_other(local_back("/"))
     clear_session_cookie(response)
+    fresh_session()
     return response
 
 
@@ -275,7 +295,7 @@ def reset():
             session.pop("reset_token", None)
             return see_other("/account/reset/code")
     return page("account/reset.html", errors=errors, email=email,
-                status=400 if errors else 200)
+                status=errors.status)
 
 
 @account.route("/reset/code", methods=["GET", "POST"])
@@ -310,12 +330,12 @@ def new_password():
             return response
         if "invalid_reset_token" in errors.codes:  # spent or expired: start again
             session.pop("reset_token", None)
-    return page("account/new_password.html", errors=errors, status=400 if errors else 200,
+    return page("account/new_password.html", errors=errors, status=errors.status,
                 restart="invalid_reset_token" in errors.codes)
 
 
 @account.get("/reset/done")
 def reset_done():
     back = return_to()
-    return page("account/reset_done.html", login_url="/account/login?next=" + back,
+    return page("account/reset_done.html", login_url=url_for("account.login", next=back),
                 account=None)

@@ -11,14 +11,14 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, g, render_template, request, session
+from flask import Response, g, render_template, request, session
 from flask_wtf.csrf import CSRFProtect
 
 from services.shared.errors import ServiceError
 
 from ..errors import ERRORS, public_details
 from ..i18n import current_language
-from ..rpc import ServiceUnavailable, current_rpc
+from ..rpc import current_rpc
 from ..sessions import SESSION_COOKIE
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,12 @@ def visitor() -> dict | None:
     if token:
         try:
             g.visitor = current_rpc().call("auth", "authenticate", token=token)
-        except ServiceError:
-            g.forget_session_cookie = True
-        except ServiceUnavailable:
-            log.warning("auth unavailable: the page is shown logged out")
+        except ServiceError as error:
+            # only a session auth no longer knows is forgotten; other trouble may pass
+            g.forget_session_cookie = error.code == "unauthorized"
+        except Exception:  # auth out of reach or at fault: the page still shows
+            log.warning("auth could not say who the visitor is: the page is shown logged out",
+                        exc_info=True)
     return g.visitor
 
 
@@ -92,6 +94,16 @@ def remember_return_to() -> None:
         session["return_to"] = local_path(wanted)
 
 
+def fresh_session() -> None:
+    """A new visitor state (log in, log out, account verified): nothing of the journey
+    before (an abandoned reset's grant, the CSRF secret) survives; only the page to go back
+    to does."""
+    back = session.get("return_to")
+    session.clear()
+    if back:
+        session["return_to"] = back
+
+
 def message_for(code: str, details: dict | None = None) -> str:
     """The error table's sentence for `code`, in the visitor's language."""
     kind = ERRORS.get(code) or ERRORS["internal_error"]
@@ -102,6 +114,3 @@ def form_value(name: str, limit: int = 1024) -> str:
     value = request.form.get(name, "")
     return value[:limit]
 
-
-def is_enabled(setting: str) -> bool:
-    return bool(current_app.config.get(setting))

@@ -54,7 +54,7 @@ def download_texts() -> dict:
     """What the download panel's script says, in the page's language."""
     return {
         "queued": _("Waiting for its turn…"),
-        "running": _("Being made: %(percent)s %%"),
+        "running": _("Being made…"),
         "ready": _("Ready."),
         "failed": _("This file could not be made. Try again later, or choose another "
                     "rendition."),

@@ -79,6 +79,10 @@ class JobHeld(Exception):
         self.seconds_left = seconds_left
 
 
+class LeaseLost(Exception):
+    """This run's lease lapsed and another run took the job over: stop, record nothing."""
+
+
 class Outcome:
     RECORDED = "recorded"
     DUPLICATE = "duplicate"
@@ -104,7 +108,8 @@ class TranscoderSettings:
         return cls(media_root=Path(env("MEDIA_ROOT") or var_dir() / "media").absolute(),
                    cut_cache_max_bytes=env_int("CUT_CACHE_MAX_BYTES", 20 * GiB),
                    storyboard_count=env_int("STORYBOARD_COUNT", 10),
-                   job_lease_seconds=env_int("JOB_LEASE_SECONDS", 60))
+                   # renewed every third: below 3 s it would be a busy loop on the database
+                   job_lease_seconds=max(3, env_int("JOB_LEASE_SECONDS", 60)))
 
 
 @dataclass(frozen=True)
@@ -120,8 +125,11 @@ class Toolkit:
 
 @dataclass
 class _Throttle:
-    """Progress saved at most every PROGRESS_EVERY_S, mapped into [low, high] of the job."""
+    """Progress saved at most every PROGRESS_EVERY_S, mapped into [low, high] of the job.
+    Raises `LeaseLost` as soon as `lost()` says the run no longer holds its job: that stops
+    ffmpeg (an exception from the progress callback kills it)."""
     save: Callable[[int], None]
+    lost: Callable[[], bool] = lambda: False
     low: float = 0.0
     high: float = 100.0
     last_saved: float = field(default=0.0)
@@ -133,6 +141,8 @@ class _Throttle:
         return self
 
     def __call__(self, percent: float) -> None:
+        if self.lost():
+            raise LeaseLost("another run took this job over")
         value = int(self.low + (self.high - self.low) * max(0.0, min(100.0, percent)) / 100)
         now = time.monotonic()
         if value > self.last_value and now - self.last_saved >= PROGRESS_EVERY_S:
@@ -340,10 +350,14 @@ class Transcoder:
 
         progress = _Throttle(save)
         try:
-            with self._lease_kept(job_id, owner):
+            with self._lease_kept(job_id, owner) as lost:
+                progress.lost = lost.is_set
                 work = {"preview": self._run_preview, "rendition": self._run_rendition,
                         "cut": self._run_cut}[kind]
                 result = work(job, video, progress)
+        except LeaseLost:
+            log.warning("job %s was taken over by another run: this one stops", job_id)
+            return Outcome.SKIPPED
         except MEDIA_FAILURES as error:
             log.warning("job %s failed: %s", job_id, error)
             return self._finish_failed(job_id, owner, _reason(error))
@@ -364,31 +378,37 @@ class Transcoder:
         return timedelta(seconds=self.settings.job_lease_seconds)
 
     @contextmanager
-    def _lease_kept(self, job_id: str, owner: str) -> Iterator[None]:
+    def _lease_kept(self, job_id: str, owner: str) -> Iterator[threading.Event]:
         """Renews the job's lease every third of its length while the block runs, from a
         thread of its own (a green one under eventlet) on a session of its own: the work may
-        go a long time without progress to report (a loudness measurement)."""
-        stop = threading.Event()
+        go a long time without progress to report (a loudness measurement). Yields an event
+        set when a renewal finds the job no longer this run's (its lease lapsed while the
+        worker stalled, or a redelivered copy of its message took it over)."""
+        stop, lost = threading.Event(), threading.Event()
         engine = self.session.get_bind()
 
         def renew() -> None:
             while not stop.wait(self.settings.job_lease_seconds / 3):
                 try:
                     with Session(engine) as session, session.begin():
-                        session.execute(update(Job).where(
+                        renewed = session.execute(update(Job).where(
                             Job.id == job_id, Job.lease_owner == owner,
                             Job.status == Status.RUNNING).values(
-                            lease_until=self.clock() + self._lease))
+                            lease_until=self.clock() + self._lease)).rowcount
                 except Exception:  # the next renewal may work; the job must not stop for it
                     log.exception("could not renew the lease of job %s", job_id)
+                    continue
+                if renewed == 0:
+                    lost.set()
+                    return
 
         keeper = threading.Thread(target=renew, name=f"lease-{job_id[:8]}", daemon=True)
         keeper.start()
         try:
-            yield
+            yield lost
         finally:
             stop.set()
-            keeper.join()
+            keeper.join(self.settings.job_lease_seconds)
 
     # the three kinds of work: each returns what _finish_ready records
 

@@ -109,8 +109,10 @@
       job.hidden = false;
       link.textContent = "";
       progress.value = answer.progress || 0;
-      status.textContent = answer.status === "running"
-        ? say(texts.running, { percent: answer.progress || 0 }) : texts.queued;
+      // The live region speaks when it changes: the bar shows the percent, the words only
+      // the state, so a screen reader is not read every poll.
+      const words = answer.status === "running" ? texts.running : texts.queued;
+      if (status.textContent !== words) status.textContent = words;
     }
     function showReady(answer) {
       job.hidden = false;

@@ -296,6 +296,31 @@ def test_a_run_that_lost_its_lease_records_nothing(make_transcoder, session_fact
     assert events(session_factory, "cut.ready.v1") == []
 
 
+def test_a_run_stops_at_once_when_a_renewal_finds_its_job_taken(session_factory, settings,
+                                                               clock, video_id):
+    lease = 0.3
+    calls = []
+
+    class TakenOverToolkit(CountingToolkit):
+        def cut(self, source, range_, dest, *, accuracy, rendition_name, on_progress):
+            _running(session_factory, asked["id"], NOW + timedelta(seconds=60), "a-newer-run")
+            time.sleep(lease)                    # a renewal comes and finds the job taken
+            for percent in (10, 20, 30):         # ffmpeg's progress: the run stops at once
+                calls.append(percent)
+                on_progress(percent)
+            raise AssertionError("the run went on without its lease")
+
+    transcoder = Transcoder(session_factory(), outbox,
+                            dataclasses.replace(settings, job_lease_seconds=lease),
+                            toolkit=TakenOverToolkit(), clock=clock)
+    asked = transcoder.request(video_id, "proxy", 1, 3, "fast")
+    assert transcoder.run_job(asked["id"]) == Outcome.SKIPPED
+    assert calls == [10]
+    with session_factory() as session:
+        assert session.get(Job, asked["id"]).lease_owner == "a-newer-run"
+    assert events(session_factory, "cut.ready.v1") == []
+
+
 def test_the_lease_is_renewed_while_the_work_runs(session_factory, settings, clock, video_id):
     lease = 0.3
     renewed = []
