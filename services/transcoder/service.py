@@ -294,7 +294,8 @@ class Transcoder:
                 job.requested_in_tc, job.requested_out_tc = cut_range.in_tc, cut_range.out_tc
             session.add(job)
         job.status, job.progress, job.error = Status.QUEUED, 0, None
-        job.output_path = job.size_bytes = job.method = None
+        # what an earlier run delivered no longer holds (cut.failed.v1 would repeat it)
+        job.output_path = job.size_bytes = job.method = job.in_tc = job.out_tc = None
         job.started_at = job.finished_at = None
         job.last_access = now
         session.flush()

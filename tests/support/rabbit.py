@@ -85,6 +85,10 @@ def connections(vhost: str) -> list[dict]:
 
 
 HARNESS_CONNECTION_PREFIX = "newsreel-test-harness"
+# The `app_id` of what a test publishes itself (`TestVhost.publish`): the contract check at
+# `NewsreelSystem.close()` holds the services to the contract, not a test's stand-ins and
+# deliberately broken messages.
+HARNESS_APP_ID = "newsreel-test-harness"
 
 
 def harness_params(amqp_uri: str, role: str) -> pika.URLParameters:
@@ -234,7 +238,9 @@ class TestVhost:
 
     def publish(self, exchange: str, routing_key: str, body: bytes | str | dict,
                 headers: dict | None = None, **properties) -> None:
-        """Publishes one persistent message with confirms (dicts become JSON)."""
+        """Publishes one persistent message with confirms (dicts become JSON), marked as
+        the harness's own (`app_id`, unless given)."""
+        properties.setdefault("app_id", HARNESS_APP_ID)
         if isinstance(body, dict):
             body = json.dumps(body)
             properties.setdefault("content_type", "application/json")
@@ -280,6 +286,11 @@ class TappedMessage:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+    @property
+    def injected(self) -> bool:
+        """Published by the test itself (`TestVhost.publish`), not by a service."""
+        return self.properties.app_id == HARNESS_APP_ID
 
     def __repr__(self) -> str:
         return f"<TappedMessage {self.exchange} {self.routing_key} {self.body[:120]!r}>"

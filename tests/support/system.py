@@ -10,6 +10,11 @@
 Every process gets the same environment (`.env`), plus its own `METRICS_PORT` and any per-start
 extra variables. Overrides given to one `start()` apply to that start only: after
 `system.kill("auth")`, `system.start("auth")` runs auth without them.
+
+Every event the services publish is held to the contract (`contract/events/`): from the first
+`start()` a tap collects the four exchanges, and `close()` fails, naming the event and what
+breaks its schema, if one does not validate or has no schema. What a test publishes itself
+(`system.vhost.publish`) is not held to it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import requests
 from cryptography.fernet import Fernet
 from prometheus_client.parser import text_string_to_metric_families
 
+from contract import validate as contract
+
 from . import databases
 from .chaos import TcpProxy
 from .processes import REPO_ROOT, ServiceProcess, all_of, free_port, http_ok
@@ -46,7 +53,9 @@ DATABASE_OF = {"auth": "auth", "mailer": "mailer", "catalog": "catalog",
 # returned, i.e. once every entrypoint (event handler queues included) is consuming. The
 # metrics port answers earlier than that, so readiness waits for both.
 STARTED_MARKER = " started, metrics on :"
-EVENT_EXCHANGES = ("auth.events", "catalog.events", "transcoder.events", "mailer.events")
+EVENT_EXCHANGES = contract.EXCHANGES
+# a failing close() lists this many broken events; the rest are counted
+CONTRACT_REPORT_LIMIT = 10
 
 
 def _gunicorn(python: str) -> str:
@@ -64,11 +73,13 @@ class NewsreelSystem:
                  vhost: TestVhost | None = None, env: Mapping[str, str] | None = None,
                  log_dir: str | os.PathLike | None = None, python: str = sys.executable,
                  commands: Mapping[str, Sequence[str]] | None = None,
-                 transcoder: bool = False):
+                 transcoder: bool = False, check_events: bool | None = None):
         """`env`: variables added for every process (e.g. rate limits); `vhost`: by default a
         fresh one, deleted at `close()`; `commands`: argv replacements by name ("migrate",
         "auth", "mailer", "gateway"), for testing the harness itself; `transcoder`: run the
-        transcoder's two processes too."""
+        transcoder's two processes too; `check_events`: hold every event published to the
+        contract (by default unless `commands` replaces a service: stand-ins publish
+        whatever their test needs)."""
         self.backend = backend
         self.services = ALL_SERVICES if transcoder else CORE_SERVICES
         self.databases = tuple(dict.fromkeys(
@@ -80,6 +91,7 @@ class NewsreelSystem:
         self.python = python
         self._cleanups: list = []      # run in reverse at close()
         self._taps: list[EventTap] = []
+        self._contract_tap: EventTap | None = None
         self.processes: dict[str, ServiceProcess] = {}
         self.closed = False
         try:
@@ -118,6 +130,8 @@ class NewsreelSystem:
                 **(env or {}),
             }
             self.commands = {**self._default_commands(), **(commands or {})}
+            self.check_events = (not set(commands or {}) & set(self.services)
+                                 if check_events is None else check_events)
             for name in self.services:
                 self.processes[name] = ServiceProcess(
                     name, self.commands[name], env=self._process_env(name), cwd=REPO_ROOT,
@@ -206,6 +220,7 @@ class NewsreelSystem:
                 raise ValueError(f"overrides for unknown services: {sorted(unknown)}")
             if not self.migrated:
                 self.migrate()
+            self._watch_events()
             names = [n for n in self.services if not self.processes[n].running]
             for n in names:
                 self.processes[n].start((overrides or {}).get(n))
@@ -218,6 +233,7 @@ class NewsreelSystem:
             raise ValueError(f"unknown service {name!r}; one of {self.services}")
         if not self.migrated:
             self.migrate()
+        self._watch_events()
         self.processes[name].start(extra_env)
         if wait:
             self.wait_ready(name, timeout)
@@ -264,6 +280,14 @@ class NewsreelSystem:
                 tap.close()
             except Exception as exc:
                 errors.append(exc)
+        broken = self.contract_problems()
+        if broken:
+            shown = broken[:CONTRACT_REPORT_LIMIT]
+            more = len(broken) - len(shown)
+            errors.append(AssertionError(
+                "events published by the services break the contract (contract/events/; "
+                "fix the schema if the service is right):\n" + "\n".join(shown)
+                + (f"\n… and {more} more" if more else "")))
         errors.extend(self._run_cleanups())
         if crashes:
             errors.insert(0, AssertionError(
@@ -274,6 +298,33 @@ class NewsreelSystem:
                             for name, codes in crashes.items())))
         if errors:
             raise errors[0]
+
+    def _watch_events(self) -> None:
+        """The contract's tap, bound before any service runs so that it sees every event."""
+        if self.check_events and self._contract_tap is None:
+            self._contract_tap = self.tap(EVENT_EXCHANGES)
+
+    def contract_problems(self) -> list[str]:
+        """One paragraph per distinct event published so far by a service that breaks the
+        contract (no schema for its type, or the schema refuses it); [] when none does."""
+        tap = self._contract_tap
+        if tap is None:
+            return []
+        found, seen = [], set()
+        for message in tap.messages:
+            # a redelivered or re-published event comes again with the same body
+            key = (message.routing_key, message.body)
+            if message.injected or key in seen:
+                continue
+            seen.add(key)
+            problems = contract.message_problems(message.body, message.routing_key,
+                                                 message.properties.content_type)
+            if problems:
+                found.append(contract.describe(message.routing_key, message.body, problems))
+        if tap.error is not None:
+            found.append(f"the contract's event tap broke ({tap.error!r}): what was published "
+                         "after that was not checked")
+        return found
 
     def unexpected_exits(self) -> dict[str, list[int]]:
         """name → exit codes of the runs that ended by themselves without a test expecting it
