@@ -3,7 +3,8 @@
 #
 #   source scripts/lib/bootstrap.sh
 #   nr_bootstrap run     # Python venv, ffmpeg, RabbitMQ, translations
-#   nr_bootstrap test    # the same, plus RabbitMQ's management API, PostgreSQL and Chromium
+#   nr_bootstrap test    # the same, plus RabbitMQ's management API, PostgreSQL, Chromium,
+#                        # kubectl and checkov (the Kubernetes manifests' tests)
 #
 # Every step first checks whether there is anything to do, so a machine that is already set up
 # costs well under a second. Whatever needs root goes through `nr_root`: directly when we are root,
@@ -56,6 +57,20 @@ nr_root() {
     fi
 }
 
+# nr_apt_update [MANUAL]: apt-get update, once per run (MANUAL: the command to suggest on failure).
+nr_apt_update() {
+    [[ -n $NR_APT_UPDATED ]] && return 0
+    local -a apt=(env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300)
+    local log="$NR_ROOT/var/apt.log"
+    mkdir -p "$NR_ROOT/var"
+    nr_say "apt: updating package lists"
+    if ! nr_root "${apt[@]}" update </dev/null >"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        nr_die "apt-get update failed (log: $log). Run by hand:" "${1:-apt-get update}"
+    fi
+    NR_APT_UPDATED=1
+}
+
 # nr_apt_install PKG...: install Debian packages (apt-get update once per run first).
 nr_apt_install() {
     local manual
@@ -73,14 +88,7 @@ nr_apt_install() {
     # starts must not inherit our stdout/stderr (a CI run reading them would never see EOF).
     local log="$NR_ROOT/var/apt.log"
     mkdir -p "$NR_ROOT/var"
-    if [[ -z $NR_APT_UPDATED ]]; then
-        nr_say "apt: updating package lists"
-        if ! nr_root "${apt[@]}" update </dev/null >"$log" 2>&1; then
-            tail -n 20 "$log" >&2
-            nr_die "apt-get update failed (log: $log). Run by hand:" "$manual"
-        fi
-        NR_APT_UPDATED=1
-    fi
+    nr_apt_update "$manual"
     nr_say "apt: installing $* (first run only; log: var/apt.log)"
     if ! nr_root "${apt[@]}" install -y --no-install-recommends "$@" </dev/null >>"$log" 2>&1; then
         tail -n 20 "$log" >&2
@@ -433,6 +441,89 @@ nr_chromium() {
     nr_say "chromium: $("$browser" --version 2>/dev/null | tail -n 1) ($browser)"
 }
 
+# --- 7. kubectl and checkov (tests only: deploy/tests/test_manifests.py) ------------------------
+
+# The manifests' test renders every overlay with `kubectl kustomize`, whose kustomize must be v5:
+# kubectl 1.27 or later. Installed from apt when a package that recent is offered (`kubectl` from
+# the Kubernetes apt repository, or a recent Debian's `kubernetes-client`; Debian 12's is 1.20,
+# too old). Otherwise this only warns: that test then fails and says what to install.
+NR_KUBECTL_MIN_MINOR=27
+
+# Prints kubectl's client minor version (nothing when there is no usable kubectl).
+nr_kubectl_minor() {
+    nr_have kubectl || return 0
+    kubectl version --client -o json 2>/dev/null | "$NR_PY" -c \
+        'import json, re, sys; print(re.match(r"\d+", json.load(sys.stdin)["clientVersion"]["minor"]).group())' \
+        2>/dev/null || true
+}
+
+# Prints the first of kubectl / kubernetes-client that apt offers at 1.27 or later.
+nr_kubectl_package() {
+    local pkg candidate minor
+    for pkg in kubectl kubernetes-client; do
+        candidate="$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')"
+        # 1.33.1-1.1 (pkgs.k8s.io) or 1.20.5+really1.20.2-1.1 (Debian 12); not Google Cloud's
+        # 1:528.0.0-0, whose number is the SDK's.
+        [[ $candidate =~ ^1\.([0-9]+)\. ]] || continue
+        minor=${BASH_REMATCH[1]}
+        [[ $candidate =~ really1\.([0-9]+)\. ]] && minor=${BASH_REMATCH[1]}
+        if ((minor >= NR_KUBECTL_MIN_MINOR)); then
+            printf '%s\n' "$pkg"
+            return 0
+        fi
+    done
+}
+
+nr_kubectl() {
+    local minor pkg
+    minor="$(nr_kubectl_minor)"
+    if [[ -n $minor ]] && ((minor >= NR_KUBECTL_MIN_MINOR)); then
+        nr_say "kubectl: 1.$minor ($(command -v kubectl))"
+        return 0
+    fi
+    if nr_have apt-get && nr_can_root; then
+        nr_apt_update
+        pkg="$(nr_kubectl_package)"
+        if [[ -n $pkg ]]; then
+            nr_apt_install "$pkg"
+            minor="$(nr_kubectl_minor)"
+            if [[ -n $minor ]] && ((minor >= NR_KUBECTL_MIN_MINOR)); then
+                nr_say "kubectl: 1.$minor ($(command -v kubectl))"
+                return 0
+            fi
+        fi
+    fi
+    nr_say "kubectl: WARNING: no kubectl >= 1.$NR_KUBECTL_MIN_MINOR${minor:+ (found 1.$minor)} and apt offers none;" \
+        "deploy/tests/test_manifests.py will fail until one is installed" \
+        "(https://kubernetes.io/docs/tasks/tools/: the Kubernetes apt repository's package kubectl)."
+}
+
+# checkov (the manifests' security linter) in its own virtualenv, var/tools/checkov, at the
+# versions deploy/tools/checkov-requirements.txt pins: its many dependencies never meet ours.
+NR_CHECKOV_VENV="$NR_ROOT/var/tools/checkov"
+
+nr_checkov() {
+    local req="$NR_ROOT/deploy/tools/checkov-requirements.txt"
+    local stamp="$NR_CHECKOV_VENV/.newsreel-requirements.sha256" want have="" python log
+    [[ -f $req ]] || return 0
+    want="$(sha256sum "$req" | cut -d' ' -f1)"
+    [[ -f $stamp ]] && have="$(<"$stamp")"
+    if [[ $want != "$have" || ! -x $NR_CHECKOV_VENV/bin/checkov ]]; then
+        nr_say "checkov: installing into var/tools/checkov (its own venv; about 30 s the first time)"
+        python="$(nr_find_python)"
+        rm -rf "$NR_CHECKOV_VENV"
+        mkdir -p "$(dirname "$NR_CHECKOV_VENV")"
+        "$python" -m venv "$NR_CHECKOV_VENV" || nr_die "Could not create $NR_CHECKOV_VENV (see above)."
+        log="$NR_CHECKOV_VENV/pip-install.log"
+        if ! "$NR_CHECKOV_VENV/bin/python" -m pip install -r "$req" >"$log" 2>&1; then
+            grep -v 'is ignored: it is neither a file nor a directory' "$log" | tail -n 25 >&2
+            nr_die "pip install of checkov failed; full log: $log"
+        fi
+        printf '%s\n' "$want" >"$stamp"
+    fi
+    nr_say "checkov: $("$NR_CHECKOV_VENV/bin/checkov" --version 2>/dev/null) (var/tools/checkov)"
+}
+
 # --- all of it ---------------------------------------------------------------------------------
 
 # nr_bootstrap run|test
@@ -457,6 +548,8 @@ nr_bootstrap() {
         nr_rabbitmq_management
         nr_postgres
         nr_chromium
+        nr_kubectl
+        nr_checkov
     fi
     nr_translations
 

@@ -1,10 +1,16 @@
-"""Prometheus metrics shared by every service, and the hook that times every entrypoint."""
+"""Prometheus metrics shared by every service, the hook that times every entrypoint, and the
+small HTTP server that answers Prometheus and the kubelet's probes on METRICS_PORT."""
 
+import json
+import socket
+import threading
 import time
+from socketserver import ThreadingMixIn
 from weakref import WeakKeyDictionary
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from nameko.extensions import DependencyProvider
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
 
 ENTRYPOINT_CALLS = Counter(
     "newsreel_entrypoint_calls_total", "Entrypoint calls (RPC, event handlers, timers).",
@@ -39,8 +45,70 @@ MESSAGES_DEAD_LETTERED = Counter(
     ["service", "queue"])
 
 
-def serve_metrics(port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from outside
-    start_http_server(port, addr=addr)
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Probes and scrapes come every few seconds: a line each would drown the service's logs."""
+
+    def log_message(self, format, *args):
+        pass
+
+
+class ProbeServer:
+    """Serves `/healthz` (the process answers: never tied to the broker, so a broker outage does
+    not get healthy pods restarted), `/readyz` (the service's consumers are running: set by the
+    runner once nameko has started, cleared as soon as it is asked to stop) and, on every other
+    path as prometheus_client's own server did, the metrics."""
+
+    def __init__(self, port: int, addr: str = "0.0.0.0", registry=REGISTRY):  # noqa: S104
+        self._ready = threading.Event()
+        self._metrics = make_wsgi_app(registry)
+        server_cls = _Server
+        if ":" in addr:
+            server_cls = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+        self._httpd = make_server(addr, port, self._app, server_cls, handler_class=_QuietHandler)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="probes",
+                                        daemon=True)
+        self._thread.start()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def mark_ready(self) -> None:
+        self._ready.set()
+
+    def mark_not_ready(self) -> None:
+        self._ready.clear()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _app(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            return _json(start_response, "200 OK", {"status": "ok"})
+        if path == "/readyz":
+            if self.ready:
+                return _json(start_response, "200 OK", {"status": "ready"})
+            return _json(start_response, "503 Service Unavailable",
+                         {"status": "starting or stopping"})
+        return self._metrics(environ, start_response)
+
+
+def _json(start_response, status: str, body: dict):
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def serve_metrics(port: int, addr: str = "0.0.0.0", registry=REGISTRY) -> ProbeServer:  # noqa: S104 - scraped from outside
+    return ProbeServer(port, addr, registry)
 
 
 class EntrypointMetrics(DependencyProvider):

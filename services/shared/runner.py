@@ -1,4 +1,5 @@
-"""Runs one nameko service as a process: JSON logs, a /metrics port, graceful SIGTERM.
+"""Runs one nameko service as a process: JSON logs, a port for /metrics and the probes
+(/healthz, /readyz), graceful SIGTERM.
 
 Each service's `__main__` monkey-patches eventlet first, then calls `run()`."""
 
@@ -57,17 +58,22 @@ def run(service_cls, default_metrics_port: int) -> None:
     setup_logging(service)
     nameko_fixes.apply()
     port = env_int("METRICS_PORT", default_metrics_port)
-    serve_metrics(port)
+    probes = serve_metrics(port)
     runner = ServiceRunner(nameko_config())
     runner.add_service(service_cls)
 
     def _graceful_stop(signum, _frame):
         log.info("signal %s: finishing the work in hand, then stopping", signum)
+        # Not ready first: the pod leaves its Service's endpoints while the work in hand ends.
+        probes.mark_not_ready()
         eventlet.spawn_n(runner.stop)
 
     signal.signal(signal.SIGTERM, _graceful_stop)
     signal.signal(signal.SIGINT, _graceful_stop)
     runner.start()
+    # runner.start() returns once every entrypoint is set up, consumers included.
+    probes.mark_ready()
     log.info("%s started, metrics on :%s", service, port)
     runner.wait()
+    probes.mark_not_ready()
     log.info("%s stopped", service)

@@ -1,0 +1,848 @@
+"""The Kubernetes manifests, checked offline: every overlay rendered with `kubectl kustomize`,
+every document validated against Kubernetes' JSON schemas (kubernetes-validate, bundled) or the
+vendored schema of its operator's CRD (deploy/schemas/crds), the properties that matter asserted,
+the names the manifests share with the code (queues, metrics, secrets) compared with it, and
+checkov run on the result (deploy/k8s/README.md, "Security linter").
+
+Needs `kubectl` (its built-in kustomize) and checkov in its own virtualenv; ./scripts/test sets
+both up where it can, and a missing one fails the test with what to install: never a skip."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import importlib_resources
+import jsonschema
+import pytest
+import yaml
+from referencing import Registry, Resource
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+OVERLAYS = sorted(p.parent for p in (DEPLOY / "k8s" / "overlays").glob("*/kustomization.yaml"))
+CRD_DIR = DEPLOY / "schemas" / "crds"
+K8S_README = DEPLOY / "k8s" / "README.md"
+DASHBOARD = DEPLOY / "observability" / "grafana-dashboard.json"
+
+# Kubernetes versions whose schemas every document must satisfy: the oldest we support and the
+# newest kubernetes-validate bundles.
+K8S_VERSIONS = ("1.32", "1.37")
+# kustomize features the overlays use (labels, replicas, regex patch targets) need kustomize 5,
+# which kubectl embeds since 1.27.
+KUBECTL_MIN = (1, 27)
+CHECKOV = Path(os.environ.get("NEWSREEL_CHECKOV")
+               or REPO / "var" / "tools" / "checkov" / "bin" / "checkov")
+
+APP = ("auth", "mailer", "catalog", "transcoder-api", "transcoder-worker", "gateway")
+# Deployment -> (service whose database and migrations it uses, metrics port or None)
+SERVICE_OF = {"auth": "auth", "mailer": "mailer", "catalog": "catalog",
+              "transcoder-api": "transcoder", "transcoder-worker": "transcoder",
+              "gateway": None}
+AMQP_USER_OF = {"auth": "newsreel-auth", "mailer": "newsreel-mailer",
+                "catalog": "newsreel-catalog", "transcoder-api": "newsreel-transcoder",
+                "transcoder-worker": "newsreel-transcoder", "gateway": "newsreel-gateway"}
+SERVICE_CLASSES = {"auth": "services.auth.entrypoint:AuthService",
+                   "mailer": "services.mailer.entrypoint:MailerService",
+                   "catalog": "services.catalog.entrypoint:CatalogService",
+                   "transcoder": "services.transcoder.entrypoint:TranscoderService"}
+CODE_QUEUE = "evt-auth-verification_code.issued.v1--mailer.on_verification_code_issued"
+JOB_QUEUE = "evt-transcoder-job.queued.v1--transcoder.run_job"
+DEFAULT_DENY = "default-deny"
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+def _kubectl() -> str:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl is not installed: the manifests cannot be rendered. Install kubectl "
+                    f">= {'.'.join(map(str, KUBECTL_MIN))} (./scripts/test does when apt offers "
+                    "it: the package `kubectl` from the Kubernetes apt repository, or Debian's "
+                    "`kubernetes-client` where it is that recent), then re-run.")
+    out = subprocess.run([kubectl, "version", "--client", "-o", "json"], capture_output=True,
+                         text=True, check=False, timeout=60)
+    try:
+        version = json.loads(out.stdout)["clientVersion"]
+        have = (int(version["major"]), int(re.match(r"\d+", version["minor"]).group()))
+    except (ValueError, KeyError, AttributeError):
+        pytest.fail(f"cannot read kubectl's version: {out.stdout or out.stderr}")
+    if have < KUBECTL_MIN:
+        pytest.fail(f"kubectl {have[0]}.{have[1]} is too old (its kustomize cannot build the "
+                    f"overlays): install kubectl >= {KUBECTL_MIN[0]}.{KUBECTL_MIN[1]}.")
+    return kubectl
+
+
+@functools.cache
+def rendered(overlay: Path) -> tuple[str, tuple[dict, ...]]:
+    out = subprocess.run([_kubectl(), "kustomize", str(overlay)], capture_output=True, text=True,
+                         check=False, timeout=120)
+    assert out.returncode == 0, f"kubectl kustomize {overlay.name} failed:\n{out.stderr}"
+    docs = tuple(doc for doc in yaml.safe_load_all(out.stdout) if doc)
+    return out.stdout, docs
+
+
+@pytest.fixture(params=OVERLAYS, ids=lambda p: p.name)
+def overlay(request) -> Path:
+    return request.param
+
+
+@pytest.fixture
+def docs(overlay) -> tuple[dict, ...]:
+    return rendered(overlay)[1]
+
+
+def of_kind(docs, kind: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def name_of(doc: dict) -> str:
+    return f"{doc['kind']}/{doc['metadata']['name']}"
+
+
+def test_every_overlay_is_found():
+    assert {p.name for p in OVERLAYS} >= {"local", "production"}
+
+
+# --- schemas -------------------------------------------------------------------------------------
+
+K8S_DEFS = "https://kubernetes.io/api/_definitions.json#/$defs/"
+SCHEMAS = importlib_resources.files("kubernetes_validate") / "kubernetes-json-schema"
+
+
+@functools.cache
+def k8s_registry(version: str) -> tuple[Path, Registry]:
+    directory = Path(str(SCHEMAS / f"v{version}.0-local-strict"))
+    assert directory.is_dir(), f"kubernetes-validate bundles no schemas for Kubernetes {version}"
+    definitions = json.loads((directory / "_definitions.json").read_text())
+    return directory, Resource.from_contents(definitions) @ Registry()
+
+
+def _structural_to_jsonschema(node, strict: bool = True):
+    """A CRD's structural OpenAPI v3 schema as JSON Schema 2020-12: x-kubernetes-int-or-string,
+    nullable and x-kubernetes-preserve-unknown-fields read as the API server reads them, unknown
+    fields refused (kubectl's default server-side field validation is Strict), and `$k8s` (our
+    mark for a Kubernetes type the CRD inlines) checked against Kubernetes' own schema."""
+    if not isinstance(node, dict):
+        return node
+    if "$k8s" in node:
+        return {"$ref": K8S_DEFS + node["$k8s"]}
+    out = {}
+    for key, value in node.items():
+        if key == "properties":
+            out[key] = {k: _structural_to_jsonschema(v) for k, v in value.items()}
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            out[key] = _structural_to_jsonschema(value)
+        elif key in ("anyOf", "allOf", "oneOf"):
+            out[key] = [_structural_to_jsonschema(v) for v in value]
+        elif key.startswith("x-kubernetes-") or key in ("nullable", "description", "default",
+                                                         "format"):
+            continue
+        else:
+            out[key] = value
+    if node.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out.setdefault("anyOf", [{"type": "integer"}, {"type": "string"}])
+    if node.get("nullable") and "type" in out:
+        out["type"] = [out["type"], "null"]
+    if (strict and node.get("type") == "object" and "properties" in node
+            and "additionalProperties" not in node
+            and not node.get("x-kubernetes-preserve-unknown-fields")):
+        out["additionalProperties"] = False
+    return out
+
+
+@functools.cache
+def crd_schemas() -> dict[tuple[str, str], dict]:
+    schemas = {}
+    for path in sorted(CRD_DIR.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        schema = _structural_to_jsonschema(crd["openAPIV3Schema"])
+        schema["properties"]["metadata"] = {
+            "$ref": K8S_DEFS + "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
+        schemas[(f"{crd['group']}/{crd['version']}", crd["kind"])] = schema
+    return schemas
+
+
+def _core_schema_file(directory: Path, doc: dict) -> Path:
+    api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", doc["apiVersion"])
+    return directory / f"{doc['kind'].lower()}-{api}.json"
+
+
+def schema_errors(doc: dict, version: str) -> list[str]:
+    directory, registry = k8s_registry(version)
+    core = _core_schema_file(directory, doc)
+    group = doc["apiVersion"].split("/")[0] if "/" in doc["apiVersion"] else ""
+    if core.exists() and (not group or group.endswith(".k8s.io") or "." not in group):
+        schema = json.loads(core.read_text())
+        where = f"Kubernetes {version}"
+    elif (doc["apiVersion"], doc["kind"]) in crd_schemas():
+        schema = crd_schemas()[(doc["apiVersion"], doc["kind"])]
+        where = f"the vendored CRD schema (deploy/schemas/crds), Kubernetes {version} types"
+    else:
+        return [f"{name_of(doc)}: no schema for {doc['apiVersion']} {doc['kind']}: vendor its "
+                "CRD's schema into deploy/schemas/crds (README.md there says how)"]
+    validator = jsonschema.Draft202012Validator(schema, registry=registry)
+    errors = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{name_of(doc)} against {where}: "
+            f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors]
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_every_document_is_valid_against_its_schema(docs, version):
+    errors = [error for doc in docs for error in schema_errors(doc, version)]
+    assert not errors, "\n".join(errors)
+
+
+def test_the_vendored_crd_schemas_catch_mistakes():
+    """The validation is not vacuous: a misspelt field, a wrong type and a value outside an enum
+    are each refused."""
+    good = {"apiVersion": "rabbitmq.com/v1beta1", "kind": "Vhost",
+            "metadata": {"name": "v"},
+            "spec": {"name": "v", "defaultQueueType": "quorum",
+                     "rabbitmqClusterReference": {"name": "r"}}}
+    assert schema_errors(good, K8S_VERSIONS[-1]) == []
+    for bad_spec in ({"defaultQueueTyp": "quorum"}, {"defaultQueueType": "fast"},
+                     {"tracing": "yes"}):
+        bad = {**good, "spec": {**good["spec"], **bad_spec}}
+        assert schema_errors(bad, K8S_VERSIONS[-1]), bad_spec
+    cluster = {"apiVersion": "rabbitmq.com/v1beta1", "kind": "RabbitmqCluster",
+               "metadata": {"name": "r"},
+               "spec": {"affinity": {"podAntiAffinity": {"requiredDuringScheduling": []}}}}
+    assert schema_errors(cluster, K8S_VERSIONS[-1]), "inlined Kubernetes types are checked"
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                  "spec": {"selector": {}, "template": {"spec": {"containers": [
+                      {"name": "c", "image": "i", "securityContex": {}}]}}}}
+    assert schema_errors(deployment, K8S_VERSIONS[-1])
+
+
+# --- the properties that matter ------------------------------------------------------------------
+
+def pod_spec(deployment: dict) -> dict:
+    return deployment["spec"]["template"]["spec"]
+
+
+def containers(deployment: dict) -> list[dict]:
+    spec = pod_spec(deployment)
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    """A LabelSelector (matchLabels and matchExpressions) against a set of labels."""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def test_one_deployment_and_service_per_process(docs):
+    deployments, services = of_kind(docs, "Deployment"), of_kind(docs, "Service")
+    assert sorted(deployments) == sorted(APP)
+    for name, deployment in deployments.items():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        matching = [s for s in services.values() if selects({"matchLabels": s["spec"]["selector"]},
+                                                             labels)]
+        assert len(matching) == 1, f"{name}: {len(matching)} Services select its pods"
+
+
+def test_containers_are_locked_down(docs):
+    problems = []
+    for name, deployment in of_kind(docs, "Deployment").items():
+        pod = pod_spec(deployment).get("securityContext") or {}
+        if (pod.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+            problems.append(f"{name}: pod seccompProfile is not RuntimeDefault")
+        if pod_spec(deployment).get("automountServiceAccountToken") is not False:
+            problems.append(f"{name}: the service account token is mounted")
+        for c in containers(deployment):
+            sc = c.get("securityContext") or {}
+            where = f"{name}/{c['name']}"
+            if not (sc.get("runAsNonRoot") or pod.get("runAsNonRoot")):
+                problems.append(f"{where}: runAsNonRoot is not set")
+            if (sc.get("runAsUser", pod.get("runAsUser")) or 0) == 0:
+                problems.append(f"{where}: runs as uid 0 or an unknown uid")
+            if sc.get("readOnlyRootFilesystem") is not True:
+                problems.append(f"{where}: the root filesystem is writable")
+            if sc.get("allowPrivilegeEscalation") is not False:
+                problems.append(f"{where}: privilege escalation is allowed")
+            if sc.get("privileged"):
+                problems.append(f"{where}: privileged")
+            if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
+                problems.append(f"{where}: capabilities are not all dropped")
+            if (sc.get("capabilities") or {}).get("add"):
+                problems.append(f"{where}: adds capabilities")
+    assert not problems, "\n".join(problems)
+
+
+def test_resources_are_requested_and_limited(docs):
+    problems = []
+    for name, deployment in of_kind(docs, "Deployment").items():
+        for c in containers(deployment):
+            resources = c.get("resources") or {}
+            for kind in ("requests", "limits"):
+                for resource in ("cpu", "memory"):
+                    if resource not in (resources.get(kind) or {}):
+                        problems.append(f"{name}/{c['name']}: no {resource} {kind[:-1]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_images_are_pinned(docs):
+    for name, deployment in of_kind(docs, "Deployment").items():
+        for c in containers(deployment):
+            image = c["image"]
+            repository, _, tag = image.rpartition(":")
+            assert "@sha256:" in image or (repository and "/" not in tag and tag != "latest"), (
+                f"{name}/{c['name']}: image {image} is not pinned by tag or digest")
+
+
+def test_probes_answer_on_each_process_port(docs):
+    for name, deployment in of_kind(docs, "Deployment").items():
+        app = pod_spec(deployment)["containers"][0]
+        ports = {p["name"]: p["containerPort"] for p in app.get("ports", [])}
+        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            get = (app.get(probe) or {}).get("httpGet") or {}
+            assert get.get("path") == path, f"{name}: {probe} is not GET {path}"
+            assert get.get("port") in ports, f"{name}: {probe} names no port of the container"
+        env = {e["name"]: e.get("value") for e in app.get("env", [])}
+        if SERVICE_OF[name] is not None:
+            assert app["livenessProbe"]["httpGet"]["port"] == "metrics"
+            assert env.get("METRICS_PORT") == str(ports["metrics"]), (
+                f"{name}: METRICS_PORT is not the port the probes and Prometheus use")
+        else:
+            assert env.get("PORT") == str(ports["http"])
+
+
+def test_every_deployment_has_a_disruption_budget(docs):
+    budgets = of_kind(docs, "PodDisruptionBudget").values()
+    for name, deployment in of_kind(docs, "Deployment").items():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert any(selects(b["spec"]["selector"], labels) for b in budgets), (
+            f"{name}: no PodDisruptionBudget selects its pods")
+
+
+def test_network_policies_deny_by_default_and_cover_every_deployment(docs):
+    policies = of_kind(docs, "NetworkPolicy")
+    deny = policies.get(DEFAULT_DENY)
+    assert deny is not None
+    assert deny["spec"]["podSelector"] == {}
+    assert sorted(deny["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+    assert not deny["spec"].get("ingress") and not deny["spec"].get("egress")
+    for name, deployment in of_kind(docs, "Deployment").items():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        own = [p for p in policies.values()
+               if p["spec"]["podSelector"] and selects(p["spec"]["podSelector"], labels)]
+        kinds = {t for p in own for t in p["spec"]["policyTypes"]}
+        assert "Egress" in kinds, f"{name}: no NetworkPolicy lets its pods out (AMQP at least)"
+        assert "Ingress" in kinds, f"{name}: no NetworkPolicy lets Prometheus scrape its pods"
+
+
+def egress_ports(policies, labels) -> set[int]:
+    return {port.get("port") for p in policies.values()
+            if "Egress" in p["spec"]["policyTypes"] and selects(p["spec"]["podSelector"], labels)
+            for rule in p["spec"].get("egress") or [] for port in rule.get("ports") or []}
+
+
+def test_network_policies_open_what_each_process_needs_and_no_more(docs):
+    policies = of_kind(docs, "NetworkPolicy")
+    deployments = of_kind(docs, "Deployment")
+    for name, deployment in deployments.items():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        ports = egress_ports(policies, labels)
+        assert {53, 5672} <= ports, f"{name}: DNS or AMQP egress missing"
+        wants_db = SERVICE_OF[name] is not None
+        assert (5432 in ports) == wants_db, (
+            f"{name}: PostgreSQL egress {'missing' if wants_db else 'not needed'}")
+        smtp = {25, 465, 587} & ports
+        assert bool(smtp) == (name == "mailer"), f"{name}: SMTP egress is the mailer's alone"
+    # Each database admits its own instances and its own service's pods, nobody else.
+    for cluster in of_kind(docs, "Cluster"):
+        service = cluster.removesuffix("-db")
+        policy = policies[cluster]
+        admitted = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+        for other, deployment in deployments.items():
+            labels = deployment["spec"]["template"]["metadata"]["labels"]
+            allowed = any(selects(peer["podSelector"], labels) for peer in admitted
+                          if "podSelector" in peer and "namespaceSelector" not in peer)
+            assert allowed == (SERVICE_OF[other] == service), f"{cluster} admits {other}?"
+    # The web reaches the gateway only; Prometheus reaches every process.
+    ingress_from_web = policies["gateway-ingress"]
+    assert selects(ingress_from_web["spec"]["podSelector"],
+                   deployments["gateway"]["spec"]["template"]["metadata"]["labels"])
+    scrape = policies["prometheus-scrape"]
+    for deployment in deployments.values():
+        assert selects(scrape["spec"]["podSelector"],
+                       deployment["spec"]["template"]["metadata"]["labels"])
+
+
+def test_no_secret_is_committed(docs):
+    secrets = [d for d in docs if d["kind"] == "Secret"]
+    assert not [name_of(s) for s in secrets if s.get("data") or s.get("stringData")]
+
+
+def referenced_secrets(docs) -> set[tuple[str, str]]:
+    found = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            ref = node.get("secretKeyRef")
+            if isinstance(ref, dict):
+                found.add((ref["name"], ref["key"]))
+            for key in ("importCredentialsSecret",):
+                if isinstance(node.get(key), dict):
+                    found.add((node[key]["name"], "username"))
+                    found.add((node[key]["name"], "password"))
+            for ref in node.get("secretTargetRef") or []:
+                found.add((ref["name"], ref["key"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(list(docs))
+    return found
+
+
+def test_every_secret_referenced_is_documented_or_made_by_an_operator(docs):
+    readme = K8S_README.read_text()
+    section = readme.split("## Secrets to create", 1)[-1].split("\n## ", 1)[0]
+    clusters = set(of_kind(docs, "Cluster"))
+    tls = {t["secretName"] for i in of_kind(docs, "Ingress").values()
+           for t in i["spec"].get("tls") or []}
+    for name, key in sorted(referenced_secrets(docs) | {(s, "tls.crt") for s in tls}):
+        if name.endswith("-app") and name.removesuffix("-app") in clusters:
+            assert key == "uri", f"{name}: CloudNativePG's app secret has the key uri"
+            continue
+        assert f"`{name}`" in section, f"Secret {name} is not in README.md's Secrets to create"
+        assert f"`{key}`" in section, f"key {key} of Secret {name} is not documented"
+
+
+def test_configmaps_referenced_exist(docs):
+    maps = set(of_kind(docs, "ConfigMap"))
+    for name, deployment in of_kind(docs, "Deployment").items():
+        for c in containers(deployment):
+            for source in c.get("envFrom") or []:
+                if "configMapRef" in source:
+                    assert source["configMapRef"]["name"] in maps, name
+
+
+def test_each_service_with_a_database_migrates_it_first(docs):
+    clusters = of_kind(docs, "Cluster")
+    for name, deployment in of_kind(docs, "Deployment").items():
+        service = SERVICE_OF[name]
+        init = pod_spec(deployment).get("initContainers") or []
+        if service is None:
+            assert not init
+            continue
+        assert f"{service}-db" in clusters, f"{name}: no CloudNativePG Cluster {service}-db"
+        bootstrap = clusters[f"{service}-db"]["spec"]["bootstrap"]["initdb"]
+        assert bootstrap == {"database": service, "owner": service}
+        assert [c["command"] for c in init] == [
+            ["python", "-m", "services.shared.migrate", service]], name
+        url_var = f"{service.upper()}_DATABASE_URL"
+        for c in [*init, pod_spec(deployment)["containers"][0]]:
+            env = {e["name"]: e for e in c.get("env", [])}
+            assert env[url_var]["valueFrom"]["secretKeyRef"] == {
+                "name": f"{service}-db-app", "key": "uri"}, f"{name}/{c['name']}"
+
+
+def test_the_media_volume_is_shared(overlay, docs):
+    claims = of_kind(docs, "PersistentVolumeClaim")
+    users = {name for name, d in of_kind(docs, "Deployment").items()
+             for v in pod_spec(d).get("volumes", [])
+             if (v.get("persistentVolumeClaim") or {}).get("claimName") == "media"}
+    assert users == {"catalog", "transcoder-api", "transcoder-worker", "gateway"}
+    if overlay.name != "local":  # one node: ReadWriteOnce is shared by every pod on it
+        assert claims["media"]["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+def test_scaling(overlay, docs):
+    deployments = of_kind(docs, "Deployment")
+    hpas = of_kind(docs, "HorizontalPodAutoscaler")
+    scaled = of_kind(docs, "ScaledObject")
+    assert hpas["gateway"]["spec"]["scaleTargetRef"]["name"] == "gateway"
+    assert {s["spec"]["scaleTargetRef"]["name"] for s in scaled.values()} == {
+        "transcoder-worker", "mailer"}
+    # What an autoscaler owns carries no replica count of its own (an apply would reset it).
+    for name in ("gateway", "transcoder-worker", "mailer"):
+        assert "replicas" not in deployments[name]["spec"], name
+    queues = {q["spec"]["name"] for q in of_kind(docs, "Queue").values()}
+    for s in scaled.values():
+        for trigger in s["spec"]["triggers"]:
+            assert trigger["type"] == "rabbitmq"
+            assert trigger["metadata"]["queueName"] in queues
+            assert trigger["metadata"]["vhostName"] == "newsreel"
+            assert trigger["authenticationRef"]["name"] in of_kind(docs, "TriggerAuthentication")
+    jobs = [t["metadata"]["queueName"] for t in scaled["transcoder-worker"]["spec"]["triggers"]]
+    assert jobs == [JOB_QUEUE]
+    worker = pod_spec(deployments["transcoder-worker"])
+    assert worker["terminationGracePeriodSeconds"] >= 600, "a job in hand must be able to finish"
+    if overlay.name == "local":
+        assert all(d["spec"].get("replicas", 1) == 1 for d in deployments.values())
+        assert hpas["gateway"]["spec"]["minReplicas"] == 1
+        assert all(s["spec"]["maxReplicaCount"] == 1 for s in scaled.values())
+        assert of_kind(docs, "RabbitmqCluster")["newsreel-rabbitmq"]["spec"]["replicas"] == 1
+    else:
+        assert hpas["gateway"]["spec"]["minReplicas"] >= 2
+        for name in ("auth", "catalog", "transcoder-api"):
+            assert deployments[name]["spec"]["replicas"] >= 2, name
+        for name, d in deployments.items():
+            spread = pod_spec(d).get("topologySpreadConstraints") or []
+            keys = {c["topologyKey"] for c in spread}
+            assert {"kubernetes.io/hostname", "topology.kubernetes.io/zone"} <= keys, name
+        rabbit = of_kind(docs, "RabbitmqCluster")["newsreel-rabbitmq"]["spec"]
+        assert rabbit["replicas"] >= 3 and rabbit["replicas"] % 2 == 1
+        assert rabbit["affinity"]["podAntiAffinity"]
+        for cluster in of_kind(docs, "Cluster").values():
+            assert cluster["spec"]["instances"] >= 3
+            assert cluster["spec"]["affinity"]["enablePodAntiAffinity"] is True
+
+
+def test_every_process_is_scraped(docs):
+    services = of_kind(docs, "Service")
+    monitors = of_kind(docs, "ServiceMonitor")
+    for name in APP:
+        service = services[name]
+        monitor = monitors[name]
+        assert selects(monitor["spec"]["selector"], service["metadata"]["labels"])
+        ports = {p["name"] for p in service["spec"]["ports"]}
+        for endpoint in monitor["spec"]["endpoints"]:
+            assert endpoint["port"] in ports and endpoint["path"] == "/metrics"
+            # our metrics carry `service` and `endpoint` labels of their own (monitoring.yaml)
+            assert endpoint.get("honorLabels") is True, name
+
+
+# --- RabbitMQ: the queues the code declares, and who may touch them ------------------------------
+
+def _load(path: str):
+    module_name, _, class_name = path.partition(":")
+    module = __import__(module_name, fromlist=[class_name])
+    return getattr(module, class_name)
+
+
+@functools.cache
+def code_topology() -> dict[str, dict]:
+    """Per service: its handler queues with their exchange and routing key, and whether it
+    answers RPC. From the service classes themselves."""
+    from nameko.rpc import Rpc
+
+    from services.shared.topology import handler_queues
+
+    topology = {}
+    for service, path in SERVICE_CLASSES.items():
+        cls = _load(path)
+        rpc = any(isinstance(ep, Rpc) for _, method in vars_of(cls)
+                  for ep in getattr(method, "nameko_entrypoints", ()))
+        topology[service] = {
+            "rpc": rpc,
+            "queues": {q.name: (q.exchange.name, q.routing_key) for q in handler_queues(cls)}}
+    return topology
+
+
+def vars_of(cls):
+    return inspect.getmembers(cls, inspect.isfunction)
+
+
+def test_the_broker_declares_what_the_code_consumes(docs):
+    queues = {q["spec"]["name"]: q["spec"] for q in of_kind(docs, "Queue").values()}
+    bindings = {(b["spec"]["source"], b["spec"]["destination"], b["spec"].get("routingKey", ""))
+                for b in of_kind(docs, "Binding").values()}
+    exchanges = {e["spec"]["name"]: e["spec"] for e in of_kind(docs, "Exchange").values()}
+    wanted = {name: where for t in code_topology().values() for name, where in t["queues"].items()}
+    assert set(wanted) == set(queues) - {"newsreel.poison"}
+    for name, (exchange, key) in wanted.items():
+        assert (exchange, name, key) in bindings, f"{name} is not bound to {exchange} by {key}"
+        assert exchanges[exchange]["type"] == "topic" and exchanges[exchange]["durable"]
+        assert queues[name]["durable"] is True and queues[name]["vhost"] == "newsreel"
+    for service in SERVICE_CLASSES:
+        assert f"{service}.events" in exchanges
+
+
+def test_queues_are_quorum_queues(docs):
+    vhost = of_kind(docs, "Vhost")["newsreel"]["spec"]
+    assert vhost["defaultQueueType"] == "quorum"
+    for queue in of_kind(docs, "Queue").values():
+        assert queue["spec"]["type"] == "quorum", queue["spec"]["name"]
+
+
+class Grants:
+    """A user's RabbitMQ permissions on the newsreel vhost, as the broker matches them."""
+
+    def __init__(self, spec: dict):
+        self.res = {k: re.compile(v) for k, v in spec["permissions"].items()}
+
+    def can(self, what: str, resource: str) -> bool:
+        return bool(self.res[what].search(resource))
+
+
+@pytest.fixture
+def grants(docs) -> dict[str, Grants]:
+    users = of_kind(docs, "User")
+    found = {}
+    for p in of_kind(docs, "Permission").values():
+        assert p["spec"]["vhost"] == "newsreel"
+        assert p["spec"]["userReference"]["name"] in users
+        found[p["spec"]["userReference"]["name"]] = Grants(p["spec"])
+    assert set(found) == set(users)
+    return found
+
+
+def test_each_process_connects_as_its_own_user(docs):
+    users = of_kind(docs, "User")
+    for name, deployment in of_kind(docs, "Deployment").items():
+        app = pod_spec(deployment)["containers"][0]
+        env = {e["name"]: e for e in app["env"]}
+        secret = env["AMQP_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"]
+        assert env["AMQP_USERNAME"]["valueFrom"]["secretKeyRef"]["name"] == secret
+        user = users[AMQP_USER_OF[name]]
+        assert user["spec"]["importCredentialsSecret"]["name"] == secret, name
+        assert not user["spec"].get("tags"), f"{name}'s user needs no management access"
+
+
+def test_each_service_may_do_what_its_code_does(grants):
+    for service, topology in code_topology().items():
+        g = grants[f"newsreel-{service}"]
+        for queue, (exchange, _key) in topology["queues"].items():
+            for suffix in ("", ".retry.1000", ".retry.600000", ".dlq"):
+                assert g.can("configure", queue + suffix), (service, queue + suffix)
+                assert g.can("read", queue + suffix), (service, queue + suffix)
+                assert g.can("write", queue + suffix), (service, queue + suffix)
+            assert g.can("configure", exchange) and g.can("read", exchange), (service, exchange)
+            assert g.can("write", "amq.default"), "retries go through the default exchange"
+        own = f"{service}.events"  # the outbox relay declares it and publishes there
+        assert g.can("configure", own) and g.can("write", own), (service, own)
+        if topology["rpc"]:
+            for what in ("configure", "read", "write"):
+                assert g.can(what, f"rpc-{service}") and g.can(what, "nameko-rpc"), service
+        else:
+            assert not g.can("read", f"rpc-{service}")
+    gateway = grants["newsreel-gateway"]
+    reply = "rpc.reply-standalone_rpc_proxy-0b5f6c3e-8a1d-4f0e-9c52-3f1b2a7d9e10"
+    for what in ("configure", "read", "write"):
+        assert gateway.can(what, reply) and gateway.can(what, "nameko-rpc")
+    assert not any(gateway.can(w, "auth.events") for w in ("configure", "read", "write"))
+
+
+def test_least_privilege_on_the_bus(docs, grants):
+    everyone = set(grants)
+    # The verification codes' queue: the mailer alone reads it.
+    assert {u for u in everyone if grants[u].can("read", CODE_QUEUE)} == {"newsreel-mailer"}
+    # Nobody but its owner may publish to (write) or declare/delete (configure) an exchange.
+    for service in SERVICE_CLASSES:
+        exchange = f"{service}.events"
+        assert {u for u in everyone if grants[u].can("write", exchange)} == {
+            f"newsreel-{service}"}, exchange
+    # Each service reads its own queues only.
+    for service, topology in code_topology().items():
+        for other in SERVICE_CLASSES:
+            if other == service:
+                continue
+            for queue in topology["queues"]:
+                assert not grants[f"newsreel-{other}"].can("read", queue), (other, queue)
+    # KEDA reads depths over the management API and touches nothing.
+    keda = grants["newsreel-keda"]
+    assert not any(keda.can(w, r) for w in ("configure", "read", "write")
+                   for r in (CODE_QUEUE, JOB_QUEUE, "auth.events", "team.x", "amq.default"))
+
+
+def test_the_read_only_user_for_internal_teams(docs, grants):
+    ro = grants["newsreel-readonly"]
+    for exchange in ("auth.events", "catalog.events", "mailer.events", "transcoder.events"):
+        assert ro.can("read", exchange)
+        assert not ro.can("write", exchange) and not ro.can("configure", exchange)
+    for queue in ("team.archive", "team.search-index"):
+        assert ro.can("configure", queue) and ro.can("write", queue) and ro.can("read", queue)
+    for name in (CODE_QUEUE, JOB_QUEUE, "rpc-auth", "nameko-rpc", "amq.default", "evt-x--team.y",
+                 "teamx", "newsreel.poison", "auth.events.x"):
+        assert not any(ro.can(w, name) for w in ("configure", "write", "read")), name
+    # Topic permissions: the codes' routing key (and any wildcard) cannot be bound on auth.events.
+    topic = [t["spec"] for t in of_kind(docs, "TopicPermission").values()
+             if t["spec"]["userReference"]["name"] == "newsreel-readonly"]
+    assert [t["permissions"]["exchange"] for t in topic] == ["auth.events"]
+    read = re.compile(topic[0]["permissions"]["read"])
+    for key in ("verification_code.issued.v1", "#", "*.v1", "verification_code.#", "*.*.*"):
+        assert not read.search(key), key
+    for key in ("account.registered.v1", "newsletter.subscription_changed.v1"):
+        assert read.search(key), key
+
+
+# --- metrics: alerts and dashboard name what the code exposes ------------------------------------
+
+TARGET_LABELS = {"job", "instance", "namespace", "pod", "container", "le"}
+
+
+@functools.cache
+def code_metrics() -> dict[str, tuple[str, frozenset[str]]]:
+    """Exposed series name -> (declared metric, its labels), from every Counter, Gauge and
+    Histogram declared in services/ and gateway/ (tests excluded)."""
+    exposed = {}
+    for root in ("services", "gateway"):
+        for path in (REPO / root).rglob("*.py"):
+            if "tests" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                        and node.func.id in ("Counter", "Gauge", "Histogram", "Summary")
+                        and node.args and isinstance(node.args[0], ast.Constant)
+                        and str(node.args[0].value).startswith("newsreel_")):
+                    continue
+                name = node.args[0].value
+                label_node = node.args[2] if len(node.args) > 2 else next(
+                    (k.value for k in node.keywords if k.arg == "labelnames"), None)
+                labels = frozenset(e.value for e in getattr(label_node, "elts", []))
+                kind = node.func.id
+                if kind == "Counter":
+                    base = name.removesuffix("_total")
+                    series = [f"{base}_total", f"{base}_created"]
+                elif kind in ("Histogram", "Summary"):
+                    series = [name, *(f"{name}_{s}" for s in ("bucket", "count", "sum",
+                                                               "created"))]
+                else:
+                    series = [name]
+                for s in series:
+                    exposed[s] = (name, labels)
+    return exposed
+
+
+def test_the_metrics_the_brief_names_are_exposed():
+    declared = {name for name, _ in code_metrics().values()}
+    for name in ("newsreel_entrypoint_calls_total", "newsreel_entrypoint_errors_total",
+                 "newsreel_entrypoint_latency_seconds", "newsreel_events_published_total",
+                 "newsreel_events_consumed_total", "newsreel_outbox_backlog",
+                 "newsreel_messages_dead_lettered_total", "newsreel_jobs_total",
+                 "newsreel_job_seconds", "newsreel_job_queue_length", "newsreel_jobs_in_progress",
+                 "newsreel_mails_total", "newsreel_gateway_requests_total",
+                 "newsreel_gateway_request_latency_seconds"):
+        assert name in declared, name
+    assert code_metrics()["newsreel_mails_total"][1] == {"kind", "outcome"}
+    assert code_metrics()["newsreel_gateway_requests_total"][1] == {"endpoint", "method",
+                                                                    "status"}
+
+
+def promql_problems(expr: str) -> list[str]:
+    problems = []
+    used = set(re.findall(r"\bnewsreel_[a-z0-9_]+", expr))
+    metrics = code_metrics()
+    for series in used:
+        if series not in metrics:
+            problems.append(f"{series} is exposed by no code")
+    known = set().union(*(metrics[s][1] for s in used if s in metrics)) | TARGET_LABELS
+    for series, matchers in re.findall(r"\b(newsreel_[a-z0-9_]+)\{([^}]*)\}", expr):
+        if series in metrics:
+            for label in re.findall(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)", matchers):
+                if label not in metrics[series][1] | TARGET_LABELS:
+                    problems.append(f"{series} has no label {label}")
+    # `by (...)` labels, when every metric in the expression is ours
+    if used and not re.search(r"\b(?!newsreel_)[a-z]+_[a-z_]+\{", expr) and "up{" not in expr:
+        for group in re.findall(r"\bby\s*\(([^)]*)\)", expr):
+            for label in filter(None, (g.strip() for g in group.split(","))):
+                if label not in known:
+                    problems.append(f"by ({label}): no such label on {sorted(used)}")
+    return problems
+
+
+def test_alerts_use_metrics_the_code_exposes(docs):
+    rules = [r for rule in of_kind(docs, "PrometheusRule").values()
+             for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert len(rules) >= 10
+    problems = [f"{r['alert']}: {p}" for r in rules for p in promql_problems(str(r["expr"]))]
+    assert not problems, "\n".join(problems)
+    for r in rules:
+        assert r["labels"]["severity"] in ("critical", "warning"), r["alert"]
+        assert r["annotations"]["summary"], r["alert"]
+    jobs = {m for r in rules for m in re.findall(r'job=~?"([^"]+)"', str(r["expr"]))}
+    assert "|".join(APP) in jobs, "NewsreelServiceDown watches every process"
+
+
+def test_the_dashboard_shows_every_metric_the_code_exposes(docs):
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    problems = [f"{expr}: {p}" for expr in exprs for p in promql_problems(expr)]
+    assert not problems, "\n".join(problems)
+    shown = {code_metrics()[s][0] for e in exprs for s in re.findall(r"\bnewsreel_[a-z0-9_]+", e)}
+    assert shown == {name for name, _ in code_metrics().values()}
+    generated = of_kind(docs, "ConfigMap")["newsreel-grafana-dashboard"]
+    assert json.loads(generated["data"]["grafana-dashboard.json"]) == dashboard
+    assert generated["metadata"]["labels"]["grafana_dashboard"] == "1"
+
+
+def test_promql_check_catches_a_wrong_name_or_label():
+    assert promql_problems("rate(newsreel_mails_total{outcom='failed'}[5m])")
+    assert promql_problems("rate(newsreel_mail_total[5m])")
+    assert promql_problems("sum by (queue) (rate(newsreel_mails_total[5m]))")
+    assert not promql_problems("sum by (kind) (rate(newsreel_mails_total{outcome='failed'}[5m]))")
+
+
+def test_the_image_runs_as_the_pods_user_and_commands_are_exec_form(docs):
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert re.search(r"^USER 10001:10001$", dockerfile, re.M), "numeric, for runAsNonRoot"
+    for name, deployment in of_kind(docs, "Deployment").items():
+        assert pod_spec(deployment)["securityContext"]["runAsUser"] == 10001, name
+        for c in containers(deployment):
+            # a list, no shell in between: SIGTERM reaches Python
+            assert isinstance(c["command"], list) and c["command"][0] in ("python", "gunicorn")
+            assert c["image"].split("@")[0].rsplit(":", 1)[0].endswith("newsreel"), name
+
+
+# --- checkov -------------------------------------------------------------------------------------
+
+def checkov_skips(overlay: Path) -> dict[str, str]:
+    """The checks the overlay's checkov.yaml skips, each with the reason written beside it."""
+    config = overlay / "checkov.yaml"
+    assert config.exists(), f"{overlay.name}: no checkov.yaml"
+    reasons = {}
+    for line in config.read_text().splitlines():
+        match = re.match(r"\s*-\s*(CKV_[A-Z0-9_]+)\s*#\s*(.+)", line)
+        if match:
+            reasons[match.group(1)] = match.group(2).strip()
+    skipped = yaml.safe_load(config.read_text()).get("skip-check") or []
+    assert set(skipped) == set(reasons), "every skipped check has its reason on its line"
+    return reasons
+
+
+def test_checkov_finds_nothing_unexplained(overlay, tmp_path):
+    if not CHECKOV.exists():
+        pytest.fail(f"checkov is not installed at {CHECKOV}. ./scripts/test installs it "
+                    "(scripts/lib/bootstrap.sh, nr_checkov); by hand: python3.11 -m venv "
+                    "var/tools/checkov && var/tools/checkov/bin/pip install "
+                    "-r deploy/tools/checkov-requirements.txt")
+    text, _ = rendered(overlay)
+    manifest = tmp_path / f"{overlay.name}.yaml"
+    manifest.write_text(text)
+    skips = checkov_skips(overlay)
+    readme = K8S_README.read_text()
+    for check, reason in skips.items():
+        assert re.search(rf"\|\s*`?{check}`?\s*\|[^\n]*{overlay.name}", readme), (
+            f"{check} (skipped in {overlay.name}: {reason}) is not in deploy/k8s/README.md's table")
+    # No network: --skip-download keeps it from asking Prisma Cloud for anything.
+    out = subprocess.run(
+        [str(CHECKOV), "--config-file", str(overlay / "checkov.yaml"), "-f", str(manifest),
+         "--framework", "kubernetes", "--skip-download", "--quiet", "-o", "json"],
+        capture_output=True, text=True, check=False, timeout=300,
+        env={**os.environ, "BC_API_KEY": "", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"})
+    try:
+        report = json.loads(out.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"checkov did not report (exit {out.returncode}):\n{out.stderr[-3000:]}")
+    reports = report if isinstance(report, list) else [report]
+    failed = [f"{c['check_id']} {c['check_name']}: {c['resource']}"
+              for r in reports for c in (r.get("results") or {}).get("failed_checks", [])]
+    assert not failed, "checkov:\n" + "\n".join(failed)
+    summary = [r["summary"] for r in reports if "summary" in r]
+    assert summary and sum(s["passed"] for s in summary) > 100, summary
+    assert all(s["parsing_errors"] == 0 for s in summary), summary
