@@ -10,11 +10,11 @@ Everything else in the gateway sees only `RpcClient`, so unit tests swap in a fa
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from amqp.exceptions import AMQPError
-from flask import current_app
+from flask import current_app, g, has_request_context
 from kombu.exceptions import OperationalError
 from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -63,11 +63,23 @@ class StartedProxy:
 
     cluster: Any
     stop: Callable[[], None]
+    # what nameko sends as each call's context data (the proxy's worker context)
+    context: dict = field(default_factory=dict)
 
 
 def start_cluster_proxy(amqp_uri: str, timeout: float) -> StartedProxy:
     runner = ClusterRpcProxy({"AMQP_URI": amqp_uri, "SERIALIZER": "json"}, timeout=timeout)
-    return StartedProxy(cluster=runner.start(), stop=runner.stop)
+    return StartedProxy(cluster=runner.start(), stop=runner.stop,
+                        context=runner._worker_ctx.data)
+
+
+def _carry_request_id(proxy: StartedProxy) -> None:
+    """The gateway request this call serves goes along as the call's nameko context data, so
+    the service logs it (services/shared/logcontext.py). A proxy serves one thread at a time:
+    its context is set afresh for each call."""
+    proxy.context.clear()
+    if has_request_context() and g.get("request_id"):
+        proxy.context["request_id"] = g.request_id
 
 
 class ProxyPool:
@@ -89,6 +101,7 @@ class ProxyPool:
             raise ServiceUnavailable(service, "every RPC proxy stayed busy")
         try:
             proxy = self._take_idle() or self._start(service)
+            _carry_request_id(proxy)
             try:
                 result = getattr(proxy.cluster[service], method)(**kwargs)
             except UnknownService as exc:

@@ -9,6 +9,7 @@ from services.shared.config import database_url, env_int
 from services.shared.consumer import Delivery, reliable_handler
 from services.shared.db import Database
 from services.shared.errors import service_rpc
+from services.shared.logcontext import LogContext
 from services.shared.metrics import EVENTS_CONSUMED, EntrypointMetrics
 from services.shared.outbox import OutboxRelay
 
@@ -44,6 +45,7 @@ class CatalogService:
     delivery = Delivery()
     relay = OutboxRelay(outbox, _catalog_database_url)
     metrics = EntrypointMetrics()
+    log_context = LogContext()
 
     @property
     def catalog(self) -> Catalog:

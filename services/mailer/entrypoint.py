@@ -10,6 +10,7 @@ from services.shared.cloudevents import event_type_of
 from services.shared.config import database_url, env, require, var_dir
 from services.shared.consumer import Delivery, Later, reliable_handler
 from services.shared.db import Database
+from services.shared.logcontext import LogContext
 from services.shared.metrics import EVENTS_CONSUMED, EntrypointMetrics
 from services.shared.outbox import OutboxRelay
 from services.shared.sealed import Sealer
@@ -64,6 +65,7 @@ class MailerService:
     delivery = Delivery()
     relay = OutboxRelay(outbox, _mailer_database_url)
     metrics = EntrypointMetrics()
+    log_context = LogContext()
 
     @property
     def mailer(self) -> Mailer:

@@ -79,6 +79,9 @@ class Outbox:
             envelope=json.dumps(event, ensure_ascii=False),
             created_at=datetime.now(UTC), attempts=0))
         self.additions += 1
+        # the link from the work at hand (its request or event id) to the event it causes
+        log.info("event %s %s written to the outbox", event_type, event["id"],
+                 extra={"emitted_event_id": event["id"], "emitted_event_type": event_type})
         return event["id"]
 
 

@@ -13,6 +13,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from . import cloudevents, nameko_fixes
 from .config import amqp_uri, env, env_int
+from .logcontext import LogContextFilter
 from .metrics import serve_metrics
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def setup_logging(service: str) -> None:
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         static_fields={"service": service}))
     handler.addFilter(_ExpectedErrorsWithoutTraceback())
+    handler.addFilter(LogContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(env("LOG_LEVEL", "INFO"))

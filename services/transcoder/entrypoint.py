@@ -21,6 +21,7 @@ from services.shared.config import database_url, env_int
 from services.shared.consumer import Delivery, Later, reliable_handler
 from services.shared.db import Database
 from services.shared.errors import service_rpc
+from services.shared.logcontext import LogContext
 from services.shared.metrics import EVENTS_CONSUMED, EntrypointMetrics
 from services.shared.outbox import OutboxRelay
 
@@ -64,6 +65,7 @@ class _Base:
     delivery = Delivery()
     relay = OutboxRelay(outbox, _transcoder_database_url)
     metrics = EntrypointMetrics()
+    log_context = LogContext()
 
     @property
     def transcoder(self) -> Transcoder:
