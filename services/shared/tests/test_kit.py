@@ -60,3 +60,24 @@ def test_unsubscribe_tokens_name_the_account_and_resist_tampering():
     assert unsubscribe.read("x" * 64, token) is None
     assert unsubscribe.read("k" * 64, token[:-2] + "AA") is None
     assert unsubscribe.read("k" * 64, "garbage") is None
+
+
+def test_a_workers_log_lines_name_the_request_or_the_event_it_serves():
+    import logging
+
+    from services.shared.logcontext import LogContextFilter, _fields, fields_of
+
+    event = {"specversion": "1.0", "id": "e-1", "type": "newsreel.auth.password.changed.v1"}
+    assert fields_of({"request_id": "r" * 100}, ()) == {"request_id": "r" * 64}
+    assert fields_of({}, (event,)) == {"event_id": "e-1",
+                                       "event_type": "newsreel.auth.password.changed.v1"}
+    assert fields_of({"request_id": 5}, ("not an event",)) == {}
+    token = _fields.set({"request_id": "abc12345"})
+    try:
+        record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", (), None)
+        assert LogContextFilter().filter(record) and record.request_id == "abc12345"
+    finally:
+        _fields.reset(token)
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", (), None)
+    LogContextFilter().filter(record)
+    assert not hasattr(record, "request_id")
