@@ -61,7 +61,7 @@ DEFAULT_DENY = "default-deny"
 # --- rendering -----------------------------------------------------------------------------------
 
 def _kubectl() -> str:
-    kubectl = shutil.which("kubectl")
+    kubectl = os.environ.get("NEWSREEL_KUBECTL") or shutil.which("kubectl")
     if kubectl is None:
         pytest.fail("kubectl is not installed: the manifests cannot be rendered. Install kubectl "
                     f">= {'.'.join(map(str, KUBECTL_MIN))} (./scripts/test does when apt offers "

