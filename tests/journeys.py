@@ -108,6 +108,14 @@ def ingest(system, token: str, tap, item: dict, master: Path, name: str,
     return created.json(), video.json()
 
 
+def publish(system, token: str, item: dict) -> dict:
+    """An editor publishes `item`; the published item."""
+    published = system.api("POST", f"/api/v1/news/{item['id']}/publish",
+                           headers=bearer(token))
+    assert published.status_code == 200, published.text
+    return published.json()
+
+
 def as_user(token: str, lang: str = "en") -> dict:
     return {**bearer(token), "Accept-Language": lang}
 

@@ -38,6 +38,7 @@ from tests.journeys import (
     editor,
     error_code,
     ingest,
+    publish,
     request_download,
     signed_in,
     subscribe,
@@ -96,9 +97,7 @@ def newsroom(request, tmp_path_factory, masters):
         subscribe(system, room.ben)
         room.item, room.video = ingest(system, room.edith, tap, ITEM, masters.hd,
                                        "viaduct.mov", shotlist=SHOTLIST)
-        published = system.api("POST", f"/api/v1/news/{room.item['id']}/publish",
-                               headers=bearer(room.edith))
-        assert published.status_code == 200, published.text
+        publish(system, room.edith, room.item)
         yield room
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from services.transcoder.media.sample import make_master
-from tests.journeys import PASSWORD, bearer, editor, ingest, register, signed_in
+from tests.journeys import PASSWORD, bearer, editor, ingest, publish, register, signed_in
 from tests.support.smtp import find_code, sent_to
 from tests.support.system import running_system
 
@@ -43,8 +43,7 @@ def test_a_worker_stopped_during_a_job_finishes_it_and_leaves_the_next_one_queue
         tap = system.tap()
         edith = editor(system)
         item, video = ingest(system, edith, tap, STORY, master, "long.mov")
-        assert system.api("POST", f"/api/v1/news/{item['id']}/publish",
-                          headers=bearer(edith)).status_code == 200
+        publish(system, edith, item)
         reader = signed_in(system, "reader@example.org", "en")
 
         def ask(rendition: str) -> str:

@@ -9,7 +9,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.transcoder.media.sample import make_master
-from tests.journeys import bearer, editor, ingest, signed_in, until_ready
+from tests.journeys import bearer, editor, ingest, publish, signed_in, until_ready
 from tests.support.system import running_system
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow_media]
@@ -58,8 +58,7 @@ def test_every_service_exposes_its_metrics_with_sensible_values(tmp_path):
         edith = editor(system)
         reader = signed_in(system, "reader@example.org", "en")
         item, video = ingest(system, edith, tap, STORY, master, "clip.mov")
-        assert system.api("POST", f"/api/v1/news/{item['id']}/publish",
-                          headers=bearer(edith)).status_code == 200
+        publish(system, edith, item)
         until_ready(system, reader, system.api(
             "POST", f"/api/v1/videos/{video['id']}/downloads", json={"rendition": "proxy",
                                                                       "in": 1, "out": 2},

@@ -24,7 +24,7 @@ from playwright.sync_api import Page, expect
 
 from services.shared.mediainfo import probe
 from services.transcoder.media.sample import make_master
-from tests.journeys import PASSWORD, editor, ingest, signed_in
+from tests.journeys import PASSWORD, editor, ingest, publish, signed_in
 from tests.support.smtp import SmtpCapture, find_code, sent_to
 from tests.support.system import running_system
 
@@ -89,10 +89,7 @@ def portal(tmp_path_factory):
         tap = system.tap()
         edith = editor(system)
         item, video = ingest(system, edith, tap, STORY, master, "bridge.mov", shotlist=SHOTLIST)
-        published = system.api("POST", f"/api/v1/news/{item['id']}/publish",
-                               headers={"Authorization": f"Bearer {edith}"})
-        assert published.status_code == 200, published.text
-        yield SimpleNamespace(system=system, smtp=system.smtp, item=published.json(),
+        yield SimpleNamespace(system=system, smtp=system.smtp, item=publish(system, edith, item),
                               video=video)
 
 
