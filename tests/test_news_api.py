@@ -6,8 +6,6 @@ ingested from the ingest folder and its previews (the transcoder's part is playe
 test_newsletter plays the catalog's) are served by /media, and nothing else is."""
 
 import json
-import shutil
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import requests
 from services.catalog.sample.english import ENGLISH
 from services.catalog.sample.seeds import read_seeds, seeds_dir
 from services.shared import cloudevents
+from services.transcoder.media.sample import make_master
 from tests.journeys import bearer, editor, error_code, signed_in
 
 pytestmark = pytest.mark.integration
@@ -176,18 +175,6 @@ def test_an_editor_publishes_subscribers_are_mailed_and_embargo_holds(system_fac
     assert news(system)["items"][0]["id"] == embargoed["id"]
 
 
-def make_master(path: Path) -> None:
-    """A real MOV master: 2 s, 160x90, 25 fps, a stereo tone, starting at 10:00:00:00."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([
-        shutil.which("ffmpeg") or "/usr/bin/ffmpeg", "-v", "error", "-y",
-        "-f", "lavfi", "-i", "testsrc=size=160x90:rate=25:duration=2",
-        "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000:duration=2",
-        "-ac", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "pcm_s16le",
-        "-timecode", "10:00:00:00", "-shortest", str(path),
-    ], check=True, timeout=120)
-
-
 def rendition_ready(system, video_id: str, name: str, path: str, content: bytes) -> None:
     """What the transcoder does when a rendition is made: the file, then the event."""
     target = Path(system.env["MEDIA_ROOT"]) / path
@@ -203,7 +190,8 @@ def test_an_editor_adds_a_video_whose_previews_alone_are_served(system_factory):
     system = system_factory()
     edith = editor(system)
     media_root = Path(system.env["MEDIA_ROOT"])
-    make_master(media_root / "ingest" / "2025" / "clip.mov")
+    # 2 s of 160x90 at 25 fps with a stereo tone, starting at 10:00:00:00
+    make_master(media_root / "ingest" / "2025" / "clip.mov", 2, size=(160, 90), rate=25)
     (media_root.parent / "secret.mov").write_bytes(b"SECRET")
     item = system.api("POST", "/api/v1/news", headers=bearer(edith), json={"translations": {
         "en": {"title": "Ministers meet", "summary": "They met.", "body": "They met."}}}).json()

@@ -10,8 +10,7 @@ from nameko.timer import timer
 from services.shared.config import database_url, env, env_int, require
 from services.shared.db import Database
 from services.shared.errors import service_rpc
-from services.shared.logcontext import LogContext
-from services.shared.metrics import EntrypointMetrics
+from services.shared.observed import Observed
 from services.shared.outbox import OutboxRelay
 from services.shared.sealed import Sealer
 
@@ -60,14 +59,12 @@ class AccountServiceParts(DependencyProvider):
         return self.parts
 
 
-class AuthService:
+class AuthService(Observed):
     name = "auth"
 
     db = Database(_auth_database_url)
     parts = AccountServiceParts()
     relay = OutboxRelay(outbox, _auth_database_url)
-    metrics = EntrypointMetrics()
-    log_context = LogContext()
 
     @property
     def accounts(self) -> AccountService:

@@ -9,8 +9,8 @@ from services.shared.config import database_url, env_int
 from services.shared.consumer import Delivery, reliable_handler
 from services.shared.db import Database
 from services.shared.errors import service_rpc
-from services.shared.logcontext import LogContext
-from services.shared.metrics import EVENTS_CONSUMED, EntrypointMetrics
+from services.shared.metrics import EVENTS_CONSUMED
+from services.shared.observed import Observed
 from services.shared.outbox import OutboxRelay
 
 from .models import outbox
@@ -37,15 +37,13 @@ class CatalogParts(DependencyProvider):
         return self.parts
 
 
-class CatalogService:
+class CatalogService(Observed):
     name = "catalog"
 
     db = Database(_catalog_database_url)
     parts = CatalogParts()
     delivery = Delivery()
     relay = OutboxRelay(outbox, _catalog_database_url)
-    metrics = EntrypointMetrics()
-    log_context = LogContext()
 
     @property
     def catalog(self) -> Catalog:

@@ -10,8 +10,8 @@ from services.shared.cloudevents import event_type_of
 from services.shared.config import database_url, env, require, var_dir
 from services.shared.consumer import Delivery, Later, reliable_handler
 from services.shared.db import Database
-from services.shared.logcontext import LogContext
-from services.shared.metrics import EVENTS_CONSUMED, EntrypointMetrics
+from services.shared.metrics import EVENTS_CONSUMED
+from services.shared.observed import Observed
 from services.shared.outbox import OutboxRelay
 from services.shared.sealed import Sealer
 
@@ -57,15 +57,13 @@ def _describe(smtp_url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.hostname}:{parts.port or ''}"  # never the password
 
 
-class MailerService:
+class MailerService(Observed):
     name = "mailer"
 
     db = Database(_mailer_database_url)
     parts = MailerParts()
     delivery = Delivery()
     relay = OutboxRelay(outbox, _mailer_database_url)
-    metrics = EntrypointMetrics()
-    log_context = LogContext()
 
     @property
     def mailer(self) -> Mailer:

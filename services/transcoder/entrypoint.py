@@ -21,8 +21,8 @@ from services.shared.config import database_url, env_int
 from services.shared.consumer import Delivery, Later, reliable_handler
 from services.shared.db import Database
 from services.shared.errors import service_rpc
-from services.shared.logcontext import LogContext
-from services.shared.metrics import EVENTS_CONSUMED, EntrypointMetrics
+from services.shared.metrics import EVENTS_CONSUMED
+from services.shared.observed import Observed
 from services.shared.outbox import OutboxRelay
 
 from .models import outbox
@@ -57,15 +57,13 @@ class TranscoderParts(DependencyProvider):
         return self.parts
 
 
-class _Base:
+class _Base(Observed):
     name = "transcoder"
 
     db = Database(_transcoder_database_url)
     parts = TranscoderParts()
     delivery = Delivery()
     relay = OutboxRelay(outbox, _transcoder_database_url)
-    metrics = EntrypointMetrics()
-    log_context = LogContext()
 
     @property
     def transcoder(self) -> Transcoder:

@@ -134,6 +134,10 @@ def test_the_account_journey_then_a_cut_then_a_password_reset(portal, page_facto
     expect(page.get_by_role("heading", level=1)).to_have_text(words["title"])
     story_url = page.url
     screenshot(page, f"news-item-logged-out-{lang}")
+    # readable on a phone: nothing wider than the screen (the shotlist once was)
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.locator(".download").get_by_role("link", name=words["create"]).click()
 
     page.get_by_label(words["email"]).fill(email)

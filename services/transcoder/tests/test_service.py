@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from services.shared.errors import ServiceError
+from services.transcoder.media.run import TranscodeError
 from services.transcoder.models import Job, outbox
 from services.transcoder.service import JobHeld, Outcome, Toolkit, Transcoder, cache_key
 
@@ -384,3 +385,23 @@ def test_a_ready_job_whose_file_is_gone_is_made_again(make_transcoder, session_f
     again = transcoder.request(video_id, "proxy", 1, 3, "fast")
     assert again["id"] == asked["id"] and again["status"] == "queued"
     assert len(queued(session_factory)) == 2
+
+
+def test_a_cut_that_ffmpeg_cannot_make_is_failed_once_and_announced(
+        make_transcoder, session_factory, video_id):
+    class Refusing(CountingToolkit):
+        def cut(self, *args, **kwargs):
+            raise TranscodeError("ffmpeg exited with 1")
+
+    transcoder = make_transcoder(Refusing())
+    asked = transcoder.request(video_id, "proxy", 1, 3, "frame")
+    assert transcoder.run_job(asked["id"]) == Outcome.FAILED
+    assert transcoder.job(asked["id"])["status"] == "failed"
+    [failed] = events(session_factory, "cut.failed.v1")
+    assert failed["data"]["job_id"] == asked["id"]
+    assert failed["data"]["error"] == "TranscodeError: ffmpeg exited with 1"
+    assert (failed["data"]["accuracy"], failed["data"]["path"]) == ("frame", None)
+    assert failed["data"]["in_tc"] is None          # nothing was delivered
+    assert events(session_factory, "cut.ready.v1") == []
+    assert transcoder.run_job(asked["id"]) == Outcome.SKIPPED   # a redelivery: nothing again
+    assert len(events(session_factory, "cut.failed.v1")) == 1
