@@ -3,14 +3,13 @@
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import errors, i18n, observability, security, sessions, web
+from . import errors, i18n, media, observability, security, sessions, web
 from .api.accounts import accounts
 from .api.downloads import downloads
 from .api.news import news
 from .config import config_from_env
 from .files import files
 from .health import health
-from .media import media
 from .newsletter import newsletter
 from .observability import MeteredRpc
 from .openapi import meta
@@ -46,7 +45,7 @@ def create_app(rpc: RpcClient | None = None, config: dict | None = None) -> Flas
     app.register_blueprint(downloads)
     app.register_blueprint(meta)
     app.register_blueprint(newsletter)
-    app.register_blueprint(media)
+    media.init_app(app)
     app.register_blueprint(files)
     web.init_app(app)
     return app

@@ -25,7 +25,8 @@ def config_from_env() -> dict:
         "RPC_POOL_SIZE": env_int("RPC_POOL_SIZE", 8),
         "RPC_TIMEOUT_SECONDS": env_float("RPC_TIMEOUT_SECONDS", 10.0),
         "READINESS_TIMEOUT_SECONDS": env_float("READINESS_TIMEOUT_SECONDS", 2.0),
-        # How many reverse proxies in front of us may set X-Forwarded-For/-Proto. 0: none is
+        # How many reverse proxies in front of us may set X-Forwarded-For/-Proto: 1 behind the
+        # front door (nginx overwrites the header with the address it saw). 0: none is
         # trusted, the client address is the TCP peer's (a forged header changes nothing).
         "TRUSTED_PROXY_COUNT": env_int("TRUSTED_PROXY_COUNT", 0),
         "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
@@ -36,6 +37,10 @@ def config_from_env() -> dict:
         # (poster, storyboard, proxy, HLS) the catalog links from it, and nothing else
         # (media.py).
         "MEDIA_ROOT": media_root(),
+        # How long the catalog's word that a video is (not) public is kept, and how long a
+        # public preview may be cached by anyone (media.py).
+        "PREVIEW_ACCESS_SECONDS": env_float("PREVIEW_ACCESS_SECONDS", 5.0),
+        "PREVIEW_MAX_AGE_SECONDS": env_int("PREVIEW_MAX_AGE_SECONDS", 60),
         # How long a signed download link (/files/<token>) works, in seconds (files.py).
         "DOWNLOAD_LINK_SECONDS": env_int("DOWNLOAD_LINK_SECONDS", 3600),
         # Development only: the mailer's .eml outbox, listed at /dev/mail (web/devmail.py).

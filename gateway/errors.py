@@ -102,10 +102,14 @@ def rate_limited_message(details: dict) -> str:
 
 
 def payload_too_large_message(details: dict) -> str:
-    # An operation may allow more than the default (news bodies): say the limit that applied.
-    limit = request.max_content_length if has_request_context() else None
-    return _("The request body is too large: %(limit)d KiB at most.",
-             limit=(limit or MAX_BODY_BYTES) // 1024)
+    # An operation may allow more than the default (news bodies, upload chunks): say the limit
+    # that applied.
+    limit = details.get("limit_bytes") or (
+        request.max_content_length if has_request_context() else None) or MAX_BODY_BYTES
+    if limit >= 1024 * 1024:
+        return _("The request body is too large: %(limit)d MiB at most.",
+                 limit=limit // (1024 * 1024))
+    return _("The request body is too large: %(limit)d KiB at most.", limit=limit // 1024)
 
 
 def not_found_message(details: dict) -> str:
@@ -307,7 +311,8 @@ ERRORS: dict[str, ErrorKind] = {
         "This request does not come from the Newsreel site. Reload the page and try again.")),
     "not_found": ErrorKind(404, not_found_message, {"resource": str}),
     "method_not_allowed": ErrorKind(405, lambda d: _("This method is not allowed here.")),
-    "payload_too_large": ErrorKind(413, payload_too_large_message),
+    "payload_too_large": ErrorKind(413, payload_too_large_message,
+                                   {"limit_bytes": _non_negative_int}),
     "unsupported_media_type": ErrorKind(415, lambda d: _(
         "The request body must be JSON (Content-Type: application/json).")),
     "range_not_satisfiable": ErrorKind(416, lambda d: _(
@@ -454,7 +459,23 @@ def handle_unexpected(exc: Exception) -> Response:
     return error_response("internal_error")
 
 
+# The refusals nginx makes by itself (gateway/frontdoor), said by this table: it asks for them
+# at /_frontdoor/errors/<name>, a path that is internal at the front door.
+FRONT_DOOR_ERRORS = {"not_found": "not_found", "payload_too_large": "payload_too_large",
+                     "unavailable": "service_unavailable"}
+
+
+def front_door_error(name: str) -> Response:
+    code = FRONT_DOOR_ERRORS.get(name, "not_found")
+    details = {}
+    if code == "payload_too_large":
+        details["limit_bytes"] = request.args.get("limit", type=int)
+    return error_response(code, {name: value for name, value in details.items() if value})
+
+
 def init_app(app: Flask) -> None:
+    app.add_url_rule("/_frontdoor/errors/<name>", "front_door_error", front_door_error,
+                     methods=["GET"])
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(ServiceError, handle_service_error)
     app.register_error_handler(ServiceUnavailable, handle_service_unavailable)

@@ -14,12 +14,13 @@ or cookie, like the API):
 The path is checked again when the file is served, as media.py does for the previews: relative
 to MEDIA_ROOT, only below `renditions/`, `cuts/` or `ingest/` (the gateway signs an `ingest/`
 path only for the `original` rendition, the master), nothing hidden, no `..`, never through a
-symbolic link below those folders (the real path must be the named one; the file is opened with
-O_NOFOLLOW); anything else is 404. Answers support `Range` (206) and carry
-`Content-Disposition: attachment` with a filename that says what the file is:
-`<news slug>_<rendition>[_<in>-<out>].<ext>`, timecodes written `10h00m05s12` (ASCII only)."""
+symbolic link below those folders (the real path must be the named one, and nginx follows no
+link either), a regular file; anything else is 404. Then nginx sends it (media.handover):
+`Range` (206), `If-Range`, `HEAD`, `ETag`/`Last-Modified`, at the client's pace without holding
+a gateway thread. The answer carries `Content-Disposition: attachment` with a filename that
+says what the file is: `<news slug>_<rendition>[_<in>-<out>].<ext>`, timecodes written
+`10h00m05s12` (ASCII only)."""
 
-import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
@@ -27,17 +28,19 @@ from typing import Any
 
 from flask import Blueprint, current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from werkzeug.security import safe_join
+
+from services.shared.media_layout import CUTS, INGEST, RENDITIONS, SERVED_FOLDERS, is_hidden
 
 from .errors import ApiError, error_response
-from .media import file_response, open_regular_file
+from .media import handover, is_regular_file, real_path_below
 from .rpc import current_rpc
 from .sessions import request_credentials
 
 files = Blueprint("files", __name__)
 
 SALT = "download"
-SERVED_FOLDERS = ("renditions", "cuts", "ingest")
+# What a served file is, by its folder (for nginx's log and metrics).
+KIND_OF_FOLDER = {RENDITIONS: "rendition", CUTS: "cut", INGEST: "original"}
 MEDIA_TYPES = {
     ".mxf": "application/mxf",
     ".mp4": "video/mp4",
@@ -86,7 +89,8 @@ def is_servable_path(subpath: Any) -> bool:
         return False
     parts = subpath.split("/")
     return (len(parts) >= 2 and parts[0] in SERVED_FOLDERS
-            and all(part and not part.startswith(".") for part in parts))
+            and all(part and part not in (".", "..") for part in parts)
+            and not is_hidden(subpath))
 
 
 def servable_file(subpath: Any) -> str | None:
@@ -94,16 +98,7 @@ def servable_file(subpath: Any) -> str | None:
     nothing that may be downloaded."""
     if not is_servable_path(subpath):
         return None
-    root = str(current_app.config["MEDIA_ROOT"])
-    joined = safe_join(root, subpath)
-    if joined is None:
-        return None
-    folder, _, rest = subpath.partition("/")
-    # MEDIA_ROOT and the served folders may be links to another volume; below them, nothing
-    # may lead elsewhere than where the path says.
-    expected = os.path.join(os.path.realpath(os.path.join(root, folder)), rest)
-    real = os.path.realpath(joined)
-    return real if real == expected else None
+    return real_path_below(subpath, subpath.partition("/")[0])
 
 
 # -- links ---------------------------------------------------------------------------------
@@ -138,13 +133,11 @@ def download(token: str):
     if account.get("id") != link["account_id"]:
         raise ApiError("forbidden")
     path = servable_file(link["path"])
-    if path is None:
-        return error_response("not_found")
-    opened = open_regular_file(path)
-    if opened is None:
+    if path is None or not is_regular_file(path):
         return error_response("not_found")
     suffix = PurePosixPath(path).suffix.lower()
-    response = file_response(*opened, MEDIA_TYPES.get(suffix, "application/octet-stream"))
+    response = handover(link["path"], MEDIA_TYPES.get(suffix, "application/octet-stream"),
+                        KIND_OF_FOLDER[link["path"].partition("/")[0]])
     # Only ASCII letters, digits, `.`, `_` and `-`: nothing to escape inside the quotes.
     filename = NOT_FILENAME.sub("-", link["filename"]).strip(".") or "download"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

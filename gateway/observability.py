@@ -124,6 +124,12 @@ def _start_request() -> None:
     g.request_id = offered if _SANE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
 
 
+def logged_path(path: str) -> str:
+    """The path as a log line may hold it: never a download link's token (the front door's
+    log writes it the same way)."""
+    return "/files/…" if path.startswith("/files/") else path
+
+
 def _finish_request(response: Response) -> Response:
     # A request that failed before before_request ran (e.g. a routing error raised early)
     # still gets an id.
@@ -137,7 +143,7 @@ def _finish_request(response: Response) -> Response:
     HTTP_LATENCY.labels(endpoint, request.method, status).observe(elapsed)
     quiet = request.path in QUIET_PATHS and response.status_code < 400
     log.log(logging.DEBUG if quiet else logging.INFO, "request", extra={
-        "request_id": request_id, "method": request.method, "path": request.path,
+        "request_id": request_id, "method": request.method, "path": logged_path(request.path),
         "endpoint": endpoint, "status": response.status_code,
         "duration_ms": round(elapsed * 1000, 2), "client_ip": request.remote_addr})
     return response

@@ -20,10 +20,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = int(os.environ.get("PORT", "8000"))
+GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8001"))
+STATUS_PORT = int(os.environ.get("FRONTDOOR_STATUS_PORT", "9106"))
 
 # The production settings (gateway/gunicorn_conf.py: gthread, one RPC proxy per thread, JSON
-# logs), bound to the loopback only.
-GUNICORN = (f".venv/bin/gunicorn -c python:gateway.gunicorn_conf --bind 127.0.0.1:{PORT}"
+# logs), on the loopback only, behind the front door (nginx) that clients reach on PORT.
+GUNICORN = (f".venv/bin/gunicorn -c python:gateway.gunicorn_conf --bind 127.0.0.1:{GATEWAY_PORT}"
             " gateway.wsgi:app")
 
 # One line per process: name, command (run from the repository root), environment additions, and
@@ -38,8 +40,13 @@ PROCESSES = [
      {"METRICS_PORT": "9104"}, 9104),
     ("transcoder-worker", ".venv/bin/python -m services.transcoder worker",
      {"METRICS_PORT": "9105"}, 9105),
-    ("gateway", GUNICORN,                              {},                       PORT),
+    # the gateway believes the one proxy in front of it about the client's address
+    ("gateway", GUNICORN,                     {"TRUSTED_PROXY_COUNT": "1"},     GATEWAY_PORT),
+    # nginx: the front door on PORT; its status port has nginx's counters and /metrics
+    ("frontdoor", ".venv/bin/python -m gateway.frontdoor run", {},             PORT),
 ]
+# Ports a process opens besides the one shown (checked to be free before starting too).
+OTHER_PORTS = [(STATUS_PORT, "frontdoor status")]
 
 STOP_GRACE = 20          # seconds between SIGTERM and SIGKILL when stopping
 BACKOFF_MAX = 30         # seconds, the longest wait before a restart
@@ -174,19 +181,19 @@ class Supervisor:
 
     def check_ports(self) -> None:
         busy = []
-        for p in self.procs:
-            if p.port is None:
-                continue
+        ports = [(p.port, p.name) for p in self.procs if p.port is not None]
+        for port, name in ports + OTHER_PORTS:
             with socket.socket() as sock:
                 # SO_REUSEADDR ignores sockets in TIME_WAIT from a previous run, not listeners.
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
-                    sock.bind(("0.0.0.0", p.port))  # noqa: S104 (a test bind, closed at once)
+                    sock.bind(("0.0.0.0", port))  # noqa: S104 (a test bind, closed at once)
                 except OSError:
-                    busy.append(f"{p.port} ({p.name})")
+                    busy.append(f"{port} ({name})")
         if busy:
             sys.exit(f"devrun: port(s) already in use: {', '.join(busy)}. Is the system already "
-                     "running? Stop it, or set PORT=... for the web port.")
+                     "running? Stop it, or set PORT=..., GATEWAY_PORT=... or "
+                     "FRONTDOOR_STATUS_PORT=... to other ports.")
 
     def gateway_answers(self) -> bool:
         try:

@@ -528,7 +528,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
     def log_message(self, *args):
         pass
-port = int(os.environ["PUBLIC_BASE_URL"].rsplit(":", 1)[1])
+port = int(os.environ["GATEWAY_PORT"])  # behind the real front door
 http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 """
 

@@ -151,6 +151,7 @@ CATALOG_ANSWERS = {
     "update_news": lambda **_: copy.deepcopy(DRAFT),
     "publish_news": lambda **_: copy.deepcopy(NEWS_ITEM),
     "ingest_video": lambda **_: copy.deepcopy(VIDEO),
+    "video_access": lambda video_id, **_: {"video_id": video_id, "public": True},
 }
 
 # -- the transcoder ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from .fakes import (
     VIDEO_ID,
 )
 
-CONTENT = bytes(range(256)) * 4  # 1024 bytes
+CONTENT = b"a cut"
 BEARER = {"Authorization": f"Bearer {GOOD_TOKEN}"}
 OTHER = {"Authorization": f"Bearer {OTHER_TOKEN}"}
 DOWNLOADS = f"/api/v1/videos/{VIDEO_ID}/downloads"
@@ -128,11 +128,10 @@ def test_a_ready_file_is_200_with_a_link_that_works_and_is_recorded(client, rpc)
 
     file = client.get(files_path(body["url"]), headers=BEARER)
     assert file.status_code == 200
-    assert file.data == CONTENT
+    assert file.headers["X-Accel-Redirect"] == f"/_internal/media/{CUT_PATH}"
     assert file.mimetype == "video/mp4"
     assert file.headers["Content-Disposition"] == (
         f'attachment; filename="{SLUG}_h264-1080p_10h00m00s00-10h00m01s15.mp4"')
-    assert file.headers["Accept-Ranges"] == "bytes"
     assert file.headers["Cache-Control"] == "no-store"
 
 
@@ -147,7 +146,8 @@ def test_the_original_is_the_master_with_no_job(client, rpc):
     assert response.json["id"] is None and response.json["filename"] == f"{SLUG}_original.mov"
     assert dict(rpc.calls)["transcoder.record_download"]["job_id"] is None
     file = client.get(files_path(response.json["url"]), headers=BEARER)
-    assert file.status_code == 200 and file.data == b"master"
+    assert file.status_code == 200
+    assert file.headers["X-Accel-Redirect"] == "/_internal/media/" + VIDEO["master_path"]
 
 
 def test_a_master_is_never_linked_for_another_rendition(client, rpc):
@@ -219,7 +219,8 @@ def test_a_ready_job_answers_a_new_link(client, rpc):
     assert response.json["status"] == "ready" and response.json["url"]
     assert response.json["error"] is None
     assert "transcoder.record_download" in rpc.methods_called
-    assert client.get(files_path(response.json["url"]), headers=BEARER).data == CONTENT
+    file = client.get(files_path(response.json["url"]), headers=BEARER)
+    assert file.headers["X-Accel-Redirect"] == f"/_internal/media/{CUT_PATH}"
 
 
 def test_a_queued_job_has_no_link(client, rpc):
@@ -349,18 +350,21 @@ def test_an_evicted_file_is_404(client, link, media_root):
     assert client.get(link, headers=BEARER).status_code == 404
 
 
-def test_a_range_is_206(client, link):
-    response = client.get(link, headers={**BEARER, "Range": "bytes=100-199"})
-    assert response.status_code == 206
-    assert response.data == CONTENT[100:200]
-    assert response.headers["Content-Range"] == f"bytes 100-199/{len(CONTENT)}"
-    assert response.headers["Content-Disposition"].startswith("attachment; filename=")
+def test_a_link_hands_the_file_to_nginx_with_what_describes_it(client, link):
+    response = client.get(link, headers=BEARER)
+    assert response.status_code == 200 and response.data == b""  # nginx sends the bytes
+    assert response.headers["X-Accel-Redirect"] == f"/_internal/media/{CUT_PATH}"
+    assert response.headers["X-Newsreel-Kind"] == "cut"
+    assert response.mimetype == "video/mp4"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="')
+    assert response.headers["Cache-Control"] == "no-store"  # a personal file
 
 
-def test_a_range_past_the_end_is_416(client, link):
-    response = client.get(link, headers={**BEARER, "Range": "bytes=5000-6000"})
-    assert response.status_code == 416
-    assert response.json["error"]["code"] == "range_not_satisfiable"
+@pytest.mark.parametrize(("path", "kind"), [
+    (VIDEO["master_path"], "original"), (CUT_PATH, "cut")])
+def test_the_kind_of_file_is_named_for_nginxs_log(app, client, path, kind):
+    url = signed(app, {"path": path, "account_id": ACCOUNT["id"], "filename": "x.mov"})
+    assert client.get(url, headers=BEARER).headers["X-Newsreel-Kind"] == kind
 
 
 def test_the_filename_is_ascii_and_safe(app, client):

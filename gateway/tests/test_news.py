@@ -505,71 +505,32 @@ def media_root(tmp_path, app):
     return root
 
 
-@pytest.fixture
-def opened(monkeypatch):
-    """Every path the media route opens."""
-    paths: list[str] = []
-    real_open = media.open_media
-
-    def spy(path):
-        paths.append(path)
-        return real_open(path)
-
-    monkeypatch.setattr(media, "open_media", spy)
-    return paths
-
-
 def preview_url(name: str, video: str = VIDEO_ID) -> str:
     return f"/media/renditions/{video}/{name}"
 
 
-def test_a_preview_is_served_whole_cacheable_with_its_type(client, media_root, opened):
+def handed_over(response) -> str | None:
+    """Where the gateway told nginx to send the file from (None: nothing handed over)."""
+    return response.headers.get("X-Accel-Redirect")
+
+
+def test_a_public_preview_is_handed_to_nginx_cacheable_briefly_with_its_type(client, rpc,
+                                                                              media_root):
     response = client.get(preview_url("proxy.mp4"))
 
     assert response.status_code == 200
-    assert response.data == PROXY
+    assert handed_over(response) == f"/_internal/media/renditions/{VIDEO_ID}/proxy.mp4"
+    assert response.data == b""  # nginx sends the bytes, with Range, ETag, HEAD
     assert response.mimetype == "video/mp4"
-    assert response.headers["Accept-Ranges"] == "bytes"
-    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["ETag"] and response.headers["Last-Modified"]
-    assert opened == [str(media_root / "renditions" / VIDEO_ID / "proxy.mp4")]
+    assert response.headers["X-Newsreel-Kind"] == "preview"
+    assert response.headers["Cache-Control"] == "public, max-age=60"
+    assert rpc.calls == [("catalog.video_access", {"video_id": VIDEO_ID})]
 
 
-def test_the_urls_the_catalog_links_are_served(client, media_root):
+def test_the_urls_the_catalog_links_are_handed_over(client, media_root):
     for url in (VIDEO["poster_url"], VIDEO["preview_url"], VIDEO["hls_url"]):
-        assert client.get(url.removeprefix("http://127.0.0.1:8000")).status_code == 200
-
-
-def test_a_range_is_answered_206_with_content_range(client, media_root, opened):
-    response = client.get(preview_url("proxy.mp4"), headers={"Range": "bytes=100-199"})
-
-    assert response.status_code == 206
-    assert response.headers["Content-Range"] == "bytes 100-199/1024"
-    assert response.headers["Content-Length"] == "100"
-    assert response.data == PROXY[100:200]
-    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-
-    tail = client.get(preview_url("proxy.mp4"), headers={"Range": "bytes=-24"})
-    assert tail.status_code == 206 and tail.data == PROXY[-24:]
-    assert set(opened) == {str(media_root / "renditions" / VIDEO_ID / "proxy.mp4")}
-
-
-def test_a_range_outside_the_file_is_416_json(client, media_root):
-    response = client.get(preview_url("proxy.mp4") + "?lang=en",
-                          headers={"Range": "bytes=5000-"})
-    assert response.status_code == 416
-    assert response.headers["Content-Range"] == "bytes */1024"
-    assert response.json["error"] == {"code": "range_not_satisfiable",
-                                      "message": "The requested range is outside the file."}
-    assert response.headers["Cache-Control"] == "no-store"
-
-
-def test_a_cached_copy_is_revalidated_with_its_etag(client, media_root):
-    first = client.get(preview_url("proxy.mp4"))
-    again = client.get(preview_url("proxy.mp4"),
-                       headers={"If-None-Match": first.headers["ETag"]})
-    assert again.status_code == 304 and again.data == b""
+        response = client.get(url.removeprefix("http://127.0.0.1:8000"))
+        assert response.status_code == 200 and handed_over(response), url
 
 
 @pytest.mark.parametrize(("name", "mimetype"), [
@@ -583,6 +544,51 @@ def test_each_kind_of_preview_has_its_content_type(client, media_root, name, mim
     response = client.get(preview_url(name))
     assert response.status_code == 200
     assert response.mimetype == mimetype
+
+
+def not_public(rpc, video_id: str = VIDEO_ID) -> None:
+    rpc.answer("catalog.video_access", {"video_id": video_id, "public": False})
+
+
+@pytest.mark.parametrize("headers", [{}, READER, {"Authorization": "Bearer dead-token"}])
+def test_an_unreleased_items_previews_are_a_404_for_everyone_but_editors(
+        client, rpc, media_root, headers):
+    not_public(rpc)
+    for name in ("poster.jpg", "storyboard.jpg", "proxy.mp4", "hls/index.m3u8",
+                 "hls/segment_0000.ts"):
+        response = client.get(preview_url(name) + "?lang=en", headers=headers)
+        assert response.status_code == 404, name
+        assert response.json["error"] == {"code": "not_found",
+                                          "message": "There is nothing at this address."}
+        assert handed_over(response) is None
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_an_editor_sees_an_unreleased_items_previews_privately(client, rpc, media_root):
+    not_public(rpc)
+    response = client.get(preview_url("poster.jpg"), headers=EDITOR)
+    assert response.status_code == 200 and handed_over(response)
+    assert response.headers["Cache-Control"] == "private, no-store"  # never a shared cache
+
+
+def test_a_video_the_catalog_does_not_know_is_a_404(client, rpc, media_root):
+    rpc.answer("catalog.video_access", ServiceError("not_found", {"resource": "video"}))
+    response = client.get(preview_url("poster.jpg"), headers=EDITOR)
+    assert response.status_code == 404 and handed_over(response) is None
+
+
+def test_the_catalogs_word_is_kept_a_few_seconds_then_asked_again(app, client, rpc,
+                                                                 media_root):
+    now = [100.0]
+    app.extensions["preview_access"] = media.AccessCache(5, clock=lambda: now[0])
+    not_public(rpc)
+    assert client.get(preview_url("hls/segment_0000.ts")).status_code == 404
+    rpc.answer("catalog.video_access", {"video_id": VIDEO_ID, "public": True})  # released
+    now[0] += 4.9
+    assert client.get(preview_url("hls/segment_0000.ts")).status_code == 404  # still known
+    now[0] += 0.2
+    assert client.get(preview_url("hls/segment_0000.ts")).status_code == 200  # no restart
+    assert [name for name, _ in rpc.calls].count("catalog.video_access") == 2
 
 
 @pytest.mark.parametrize("path", [
@@ -618,20 +624,16 @@ def test_each_kind_of_preview_has_its_content_type(client, media_root, name, mim
     preview_url("proxy.mp4", video="aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"),
     preview_url("hls/segment_0000.ts", video=OTHER_VIDEO),
 ])
-def test_anything_but_a_preview_file_is_a_json_404_and_nothing_else_is_read(
-        client, media_root, opened, path):
-    response = client.get(path + "?lang=en")
+def test_anything_but_a_preview_file_is_a_json_404_and_nothing_is_handed_over(
+        client, media_root, path):
+    response = client.get(path + "?lang=en", headers=EDITOR)
 
     assert response.status_code == 404
     assert response.json["error"] == {"code": "not_found",
                                       "message": "There is nothing at this address."}
     assert response.headers["Cache-Control"] == "no-store"
+    assert handed_over(response) is None
     assert SECRET not in response.data
-    # only ever a preview's own path is opened (the FIFO's: it is then refused, unread)
-    previews = os.path.realpath(media_root / "renditions")
-    assert all(media.PREVIEW_FILE.fullmatch(os.path.relpath(path, media_root))
-               and path.startswith(previews + os.sep) for path in opened)
-    assert all(os.path.realpath(path) == path for path in opened)
 
 
 @pytest.mark.parametrize("subpath", [
@@ -654,7 +656,7 @@ def test_a_media_root_and_renditions_folder_on_another_volume_are_followed(
     (media_root / "renditions").symlink_to(tmp_path / "volume" / "renditions")
     (tmp_path / "root-link").symlink_to(media_root)
     app.config["MEDIA_ROOT"] = tmp_path / "root-link"
-    assert client.get(preview_url("proxy.mp4")).data == PROXY
+    assert handed_over(client.get(preview_url("proxy.mp4")))
     assert client.get(preview_url("h264-1080p.mp4")).status_code == 404
 
 
@@ -663,13 +665,6 @@ def test_media_is_read_only(client, media_root):
     assert response.status_code == 405
     assert response.json["error"]["code"] == "method_not_allowed"
     assert (media_root / "renditions" / VIDEO_ID / "proxy.mp4").read_bytes() == PROXY
-
-
-def test_a_head_request_says_the_size_without_the_body(client, media_root):
-    response = client.head(preview_url("proxy.mp4"))
-    assert response.status_code == 200
-    assert response.headers["Content-Length"] == "1024"
-    assert response.data == b""
 
 
 # -- the document --------------------------------------------------------------------------------

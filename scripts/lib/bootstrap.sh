@@ -2,9 +2,9 @@
 # Idempotent set-up shared by ./scripts/run and ./scripts/test (sourced, not executed).
 #
 #   source scripts/lib/bootstrap.sh
-#   nr_bootstrap run     # Python venv, ffmpeg, RabbitMQ, translations
-#   nr_bootstrap test    # the same, plus RabbitMQ's management API, PostgreSQL, Chromium,
-#                        # kubectl and checkov (the Kubernetes manifests' tests)
+#   nr_bootstrap run     # Python venv, ffmpeg, nginx, RabbitMQ, translations
+#   nr_bootstrap test    # the same, plus curl and aria2c, RabbitMQ's management API,
+#                        # PostgreSQL, Chromium, kubectl and checkov (the manifests' tests)
 #
 # Every step first checks whether there is anything to do, so a machine that is already set up
 # costs well under a second. Whatever needs root goes through `nr_root`: directly when we are root,
@@ -191,6 +191,39 @@ nr_ffmpeg() {
         nr_apt_install fonts-dejavu-core
     fi
     nr_say "ffmpeg: $(command -v ffmpeg)"
+}
+
+# --- 2b. nginx: the front door (gateway/frontdoor) ---------------------------------------------
+
+# Debian's nginx; our own instance runs it with its own config, prefix and ports (the system's
+# service, if the package started one, is left alone). NGINX_BIN names another binary.
+nr_nginx() {
+    local nginx=${NGINX_BIN:-}
+    if [[ -z $nginx ]]; then
+        if nr_have nginx; then
+            nginx="$(command -v nginx)"
+        elif [[ -x /usr/sbin/nginx ]]; then
+            nginx=/usr/sbin/nginx
+        else
+            nr_apt_install nginx
+            nginx=/usr/sbin/nginx
+        fi
+    fi
+    [[ -x $nginx ]] || nr_die "nginx was not found at $nginx." \
+        "Debian/Ubuntu: apt-get install nginx, or set NGINX_BIN=/path/to/nginx; then re-run."
+    export NGINX_BIN=$nginx
+    nr_say "nginx: $("$nginx" -v 2>&1 | sed 's/^nginx version: //') ($nginx)"
+}
+
+# Download clients the tests use as users do (tests/test_media_path.py): curl and aria2c.
+nr_download_clients() {
+    local missing=()
+    nr_have curl || missing+=(curl)
+    nr_have aria2c || missing+=(aria2)
+    if ((${#missing[@]} > 0)); then
+        nr_apt_install "${missing[@]}"
+    fi
+    nr_say "download clients: $(command -v curl) $(command -v aria2c)"
 }
 
 # --- 3. RabbitMQ -------------------------------------------------------------------------------
@@ -562,8 +595,10 @@ nr_bootstrap() {
 
     nr_venv
     nr_ffmpeg
+    nr_nginx
     nr_rabbitmq
     if [[ $mode == test ]]; then
+        nr_download_clients
         nr_rabbitmq_management
         nr_postgres
         nr_chromium

@@ -68,6 +68,10 @@ class CatalogService(Observed):
     def get_video(self, video_id, include_unpublished=False):
         return self.catalog.get_video(video_id, include_unpublished)
 
+    @service_rpc
+    def video_access(self, video_id):
+        return self.catalog.video_access(video_id)
+
     # -- editors ------------------------------------------------------------------------------
 
     @service_rpc

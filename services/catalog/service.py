@@ -20,7 +20,7 @@ from urllib.parse import quote
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from services.shared import mediainfo
+from services.shared import media_layout, mediainfo
 from services.shared.cloudevents import event_type_of
 from services.shared.config import env, var_dir
 from services.shared.db import transaction
@@ -56,7 +56,7 @@ class CatalogSettings:
 
     @property
     def ingest_dir(self) -> Path:
-        return self.media_root / "ingest"
+        return self.media_root / media_layout.INGEST
 
     @property
     def media_url_base(self) -> str:
@@ -145,6 +145,15 @@ class Catalog:
             if not (include_unpublished or self._public(video.news, now)):
                 raise ServiceError("not_found", {"resource": "video"})
             return self._video_document(video, len(video.news.videos))
+
+    def video_access(self, video_id: str, now=None) -> dict:
+        """Whether anyone may have a video's preview files: its item is public (published,
+        past its embargo). The gateway asks before it serves one; the previews of other items
+        are the editors' only. 404 for a video that does not exist."""
+        now = self._now(now)
+        with self._unit() as session:
+            video = self._video(session, video_id)
+            return {"video_id": video.id, "public": self._public(video.news, now)}
 
     # -- editing ------------------------------------------------------------------------------
 
@@ -276,7 +285,8 @@ class Catalog:
         with self._unit() as session:
             if session.get(News, news_id) is None:
                 raise ServiceError("not_found", {"resource": "news"})
-        relative = Path("ingest") / master.relative_to(self.settings.ingest_dir.resolve())
+        relative = Path(media_layout.INGEST) / master.relative_to(
+            self.settings.ingest_dir.resolve())
         try:
             facts = self.probe(master)  # outside any transaction: it runs ffprobe
         except mediainfo.MediaError as error:
@@ -472,6 +482,9 @@ class Catalog:
                                                    "reason": "not_found"}) from None
         if not real.is_relative_to(real_root):
             raise ServiceError("path_not_allowed", {"reason": "link_outside_ingest"})
+        if media_layout.is_hidden(real.relative_to(real_root).as_posix()):
+            # work in progress (an upload not finished): never a master
+            raise ServiceError("path_not_allowed", {"reason": "hidden"})
         if not real.is_file():
             raise ServiceError("invalid_request", {"field": "master_path",
                                                    "reason": "not_a_file"})

@@ -42,11 +42,15 @@ from .processes import REPO_ROOT, ServiceProcess, all_of, free_port, http_ok
 from .rabbit import AMQP_URL, MANAGEMENT_URL, EventTap, TestVhost
 from .smtp import SmtpCapture
 
-CORE_SERVICES = ("auth", "mailer", "catalog", "gateway")
+# the front door (nginx, gateway/frontdoor) in front of the gateway, as on every machine: every
+# request a test makes goes through it, so what is tested is what runs
+CORE_SERVICES = ("auth", "mailer", "catalog", "gateway", "frontdoor")
 # the transcoder as production runs it: RPC and ingest handler in one process, the jobs in
 # another (a test kills the worker mid-job); started only by the tests that need it
 TRANSCODER_SERVICES = ("transcoder", "transcoder-worker")
-ALL_SERVICES = ("auth", "mailer", "catalog", *TRANSCODER_SERVICES, "gateway")
+ALL_SERVICES = ("auth", "mailer", "catalog", *TRANSCODER_SERVICES, "gateway", "frontdoor")
+# the ones that answer HTTP: stopped first at close(), so that no new request comes in
+HTTP_SERVICES = ("frontdoor", "gateway")
 DATABASE_OF = {"auth": "auth", "mailer": "mailer", "catalog": "catalog",
                "transcoder": "transcoder", "transcoder-worker": "transcoder"}
 # services.shared.runner logs "<service> started, metrics on :<port>" once runner.start() has
@@ -106,8 +110,10 @@ class NewsreelSystem:
                 name: databases.database_url(backend, name, self.tmp_path,
                                              addfinalizer=self._cleanups.append)
                 for name in self.databases}
-            self.ports = {name: free_port() for name in self.services}
-            self.url = f"http://127.0.0.1:{self.ports['gateway']}"
+            self.ports = {name: free_port() for name in (*self.services, "frontdoor-status")}
+            # clients reach the front door; the gateway's own port is for the front door
+            self.url = f"http://127.0.0.1:{self.ports['frontdoor']}"
+            self.gateway_url = f"http://127.0.0.1:{self.ports['gateway']}"
             var = self.tmp_path / "var"
             var.mkdir(exist_ok=True)
             self.env: dict[str, str] = {
@@ -126,6 +132,13 @@ class NewsreelSystem:
                 "NEWSREEL_VAR": str(var),
                 "MAIL_FROM": "Newsreel <no-reply@newsreel.test>",
                 "RABBITMQ_MANAGEMENT_URL": MANAGEMENT_URL,
+                # the front door and the gateway behind it (gateway/frontdoor)
+                "PORT": str(self.ports["frontdoor"]),
+                "GATEWAY_PORT": str(self.ports["gateway"]),
+                "FRONTDOOR_STATUS_PORT": str(self.ports["frontdoor-status"]),
+                "NGINX_PREFIX": str(self.tmp_path / "nginx"),
+                "NGINX_SHUTDOWN_SECONDS": "2",
+                "TRUSTED_PROXY_COUNT": "1",
                 "PYTHONUNBUFFERED": "1",
                 **(env or {}),
             }
@@ -166,28 +179,31 @@ class NewsreelSystem:
                 _gunicorn(self.python), "-c", "python:gateway.gunicorn_conf",
                 "--bind", f"127.0.0.1:{self.ports['gateway']}", "--graceful-timeout", "10",
                 "gateway.wsgi:app"],
+            "frontdoor": [self.python, "-m", "gateway.frontdoor", "run"],
         }
 
     def _process_env(self, name: str) -> dict[str, str]:
         env = {**os.environ, **self.env}
-        if name in self.ports and name != "gateway":
+        if name in self.ports and name not in HTTP_SERVICES:
             env["METRICS_PORT"] = str(self.ports[name])
         else:
             env.pop("METRICS_PORT", None)
         return env
 
     def metrics_url(self, name: str) -> str:
-        if name == "gateway":
-            return f"{self.url}/metrics"
+        if name == "gateway":  # Prometheus's way in: the front door's status port
+            return f"http://127.0.0.1:{self.ports['frontdoor-status']}/metrics"
         return f"http://127.0.0.1:{self.ports[name]}/metrics"
 
     def ready_check(self, name: str):
         process = self.processes[name]
         if name == "gateway":
+            return http_ok(f"{self.gateway_url}/healthz")
+        if name == "frontdoor":
             return http_ok(f"{self.url}/healthz")
         checks = [http_ok(self.metrics_url(name)), process.log_says(STARTED_MARKER)]
         if name == "auth" and self.processes["gateway"].running:
-            checks.append(http_ok(f"{self.url}/readyz"))
+            checks.append(http_ok(f"{self.gateway_url}/readyz"))
         return all_of(*checks)
 
     # --- life cycle ------------------------------------------------------------------------
@@ -225,8 +241,9 @@ class NewsreelSystem:
             for n in names:
                 self.processes[n].start((overrides or {}).get(n))
             if wait:
-                # gateway first: auth's readiness includes the gateway's /readyz
-                for n in sorted(names, key=lambda n: n != "gateway"):
+                # gateway first: auth's readiness includes the gateway's /readyz; the front
+                # door last, since it answers only what the gateway answers
+                for n in sorted(names, key=lambda n: (n != "gateway", n == "frontdoor")):
                     self.wait_ready(n, timeout)
             return self
         if name not in self.services:
@@ -265,8 +282,9 @@ class NewsreelSystem:
         self.closed = True
         errors: list[BaseException] = []
         crashes = self.unexpected_exits()
-        # the gateway first (no new requests), then the services all at once
-        for group in (["gateway"], [n for n in self.services if n != "gateway"]):
+        # the front door and the gateway first (no new requests), then the services at once
+        http = [n for n in HTTP_SERVICES if n in self.services]
+        for group in (http, [n for n in self.services if n not in http]):
             for name in group:
                 with contextlib.suppress(Exception):
                     self.processes[name].terminate()

@@ -87,7 +87,12 @@ def test_paths_outside_the_ingest_folder_are_refused(catalog, session_factory, n
     beside.write_bytes(master.read_bytes())
     (media_root / "ingest" / "escape.mov").symlink_to(outside)
     (media_root / "ingest" / "link-dir").symlink_to(tmp_path)
+    (media_root / "ingest" / ".uploads").mkdir()  # uploads in progress: half-written
+    (media_root / "ingest" / ".uploads" / "part").write_bytes(master.read_bytes())
+    (media_root / "ingest" / "to-part.mov").symlink_to(media_root / "ingest" / ".uploads" / "part")
     for path, reason in [
+        (".uploads/part", "hidden"),
+        ("to-part.mov", "hidden"),
         ("../masters/other.mov", "parent_reference"),
         ("sub/../../masters/other.mov", "parent_reference"),
         (f"{media_root}/ingest/../masters/other.mov", "parent_reference"),
@@ -169,13 +174,17 @@ def test_the_programme_is_the_items_videos_in_order(catalog, session_factory, ne
 def test_a_video_is_hidden_with_its_item(catalog, clock, news_id, master):
     video = catalog.ingest_video(news_id, "clip.mov")
     assert error_of(catalog.get_video, video["id"]).code == "not_found"  # a draft's
+    assert catalog.video_access(video["id"]) == {"video_id": video["id"], "public": False}
     catalog.update_news(news_id, item("Réunion des ministres"),
                         embargo_until=(NOW + timedelta(hours=1)).isoformat())
     catalog.publish_news(news_id)
     assert error_of(catalog.get_video, video["id"]).code == "not_found"  # embargoed
+    assert catalog.video_access(video["id"])["public"] is False
     clock.advance(hours=1)
     assert catalog.get_video(video["id"])["id"] == video["id"]
+    assert catalog.video_access(video["id"])["public"] is True  # no timer needed
     assert error_of(catalog.get_video, "no-such-video").code == "not_found"
+    assert error_of(catalog.video_access, "no-such-video").code == "not_found"
 
 
 # -- renditions --------------------------------------------------------------------------------
