@@ -121,13 +121,13 @@ def _nginx_string(text: str) -> str:
 
 def error_bodies() -> dict[str, dict[str, str]]:
     """The gateway's own JSON answers for the codes nginx may have to give by itself (the
-    gateway down: service_unavailable), in each language, from the gateway's one error
-    table."""
-    app = Flask("frontdoor")
+    gateway down: service_unavailable; a request it cannot route: not_found), in each
+    language, from the gateway's one error table."""
+    # rooted where the gateway is, to find its translations/
+    app = Flask("frontdoor", root_path=str(TEMPLATE_DIR.parent))
     i18n.init_app(app)
-    app.root_path = str(TEMPLATE_DIR.parent)  # translations/ beside the gateway's code
     bodies: dict[str, dict[str, str]] = {}
-    for code in ("service_unavailable",):
+    for code in ("service_unavailable", "not_found"):
         bodies[code] = {}
         for language in i18n.LANGUAGES:
             with app.test_request_context(f"/?lang={language}"):
@@ -140,7 +140,6 @@ def render(settings: FrontDoorSettings) -> str:
     environment = Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined,
                               keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                               autoescape=False)  # noqa: S701 (nginx config, not HTML)
-    bodies = error_bodies()
     return environment.get_template(TEMPLATE_NAME).render(
         port=settings.port, host=settings.host, gateway_port=settings.gateway_port,
         status_host=settings.status_host, status_port=settings.status_port,
@@ -150,7 +149,7 @@ def render(settings: FrontDoorSettings) -> str:
         upload_chunk_max=settings.upload_chunk_max, api_body_max=API_BODY_MAX_BYTES,
         internal_prefix=INTERNAL_PREFIX, media_folders=media_folders(settings.media_root),
         as_root=settings.as_root, retry_after=errors.SERVICE_UNAVAILABLE_RETRY_AFTER,
-        unavailable_body=bodies["service_unavailable"])
+        bodies=error_bodies())
 
 
 def nginx_binary() -> str:

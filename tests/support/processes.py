@@ -31,16 +31,43 @@ _this_test: list[ServiceProcess] = []    # started since the current test began
 _ports_handed_out: set[int] = set()
 
 
+def _listening_ports() -> range:
+    """Where servers started by this test process listen: below the kernel's ephemeral range
+    (a port taken from that range can be handed to an outgoing connection before the server
+    binds it: nginx then fails with "Address already in use"), in a slice of its own per
+    pytest-xdist worker (two workers never pick the same port)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    slices = 8
+    index = int(worker) % slices if worker.isdigit() else 0
+    width = (low - 10000) // slices
+    return range(10000 + index * width, 10000 + (index + 1) * width)
+
+
+_next_port: list[int] = []
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that nothing listens on now, never the same one twice in this test run."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind((host, 0))
-            port = sock.getsockname()[1]
-        with _lock:
-            if port not in _ports_handed_out:
-                _ports_handed_out.add(port)
-                return port
+    ports = _listening_ports()
+    with _lock:
+        if not _next_port:  # a start of its own for each run: two runs at once rarely meet
+            _next_port.append(ports.start + (os.getpid() * 7919) % len(ports))
+        for _ in range(len(ports)):
+            port = _next_port[0]
+            _next_port[0] = port + 1 if port + 1 < ports.stop else ports.start
+            if port in _ports_handed_out:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind((host, port))
+                except OSError:
+                    continue
+            _ports_handed_out.add(port)
+            return port
     raise RuntimeError("no free TCP port found")
 
 
