@@ -3,7 +3,7 @@
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import errors, i18n, media, observability, security, sessions, web
+from . import errors, i18n, media, observability, security, sessions, uploads, web
 from .api.accounts import accounts
 from .api.downloads import downloads
 from .api.news import news
@@ -46,6 +46,7 @@ def create_app(rpc: RpcClient | None = None, config: dict | None = None) -> Flas
     app.register_blueprint(meta)
     app.register_blueprint(newsletter)
     media.init_app(app)
+    uploads.init_app(app)
     app.register_blueprint(files)
     web.init_app(app)
     return app

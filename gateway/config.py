@@ -7,6 +7,9 @@ from pathlib import Path
 
 from services.shared.config import REPO_ROOT, amqp_uri, env, env_float, env_int, require
 
+# The largest tus chunk: the front door (nginx) and the gateway read the same setting.
+DEFAULT_UPLOAD_CHUNK_MAX_BYTES = 64 * 1024 * 1024
+
 MAX_BODY_BYTES = 16 * 1024
 # News items (two language versions of a long article) and shotlists are larger.
 NEWS_MAX_BODY_BYTES = 256 * 1024
@@ -43,6 +46,16 @@ def config_from_env() -> dict:
         "PREVIEW_MAX_AGE_SECONDS": env_int("PREVIEW_MAX_AGE_SECONDS", 60),
         # How long a signed download link (/files/<token>) works, in seconds (files.py).
         "DOWNLOAD_LINK_SECONDS": env_int("DOWNLOAD_LINK_SECONDS", 3600),
+        # Resumable uploads of masters (uploads/): the largest master, unfinished uploads
+        # per editor, how long an untouched one is kept, what the volume keeps free, the
+        # largest chunk (the front door refuses larger ones: one setting for both).
+        "UPLOAD_MAX_BYTES": env_int("UPLOAD_MAX_BYTES", 500 * 10**9),
+        "UPLOAD_MAX_IN_PROGRESS": env_int("UPLOAD_MAX_IN_PROGRESS", 3),
+        "UPLOAD_EXPIRY_SECONDS": env_int("UPLOAD_EXPIRY_SECONDS", 24 * 3600),
+        "UPLOAD_DISK_RESERVE_BYTES": env_int("UPLOAD_DISK_RESERVE_BYTES", 2 * 1024**3),
+        "UPLOAD_CHUNK_MAX_BYTES": env_int("UPLOAD_CHUNK_MAX_BYTES",
+                                          DEFAULT_UPLOAD_CHUNK_MAX_BYTES),
+        "UPLOAD_SWEEP_SECONDS": env_float("UPLOAD_SWEEP_SECONDS", 300.0),
         # Development only: the mailer's .eml outbox, listed at /dev/mail (web/devmail.py).
         "DEV_MAIL_OUTBOX": env("DEV_MAIL_OUTBOX"),
     }

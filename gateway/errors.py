@@ -118,6 +118,8 @@ def not_found_message(details: dict) -> str:
             return _("This news item does not exist or is not public yet.")
         case "video":
             return _("This video does not exist or is not public yet.")
+        case "upload":
+            return _("This upload does not exist, or it expired.")
     return _("There is nothing at this address.")
 
 
@@ -246,6 +248,21 @@ def cut_too_long_message(details: dict) -> str:
     return _("This cut is too long. Download the whole rendition instead.")
 
 
+def upload_too_large_message(details: dict) -> str:
+    if "max_bytes" in details:
+        return _("This file is too large: %(size)s at most.",
+                 size=format_size(details["max_bytes"]))
+    return _("This file is too large.")
+
+
+def format_size(size: int) -> str:
+    """`500 GB`, `64 MB`, `900 bytes`: decimal units, as a person reads a file's size."""
+    for unit, factor in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= factor:
+            return f"{size / factor:g} {unit}"
+    return f"{size} bytes"
+
+
 # -- the table ---------------------------------------------------------------------------------
 
 def _string_list(value: Any) -> list[str]:
@@ -366,6 +383,31 @@ ERRORS: dict[str, ErrorKind] = {
         "original."), {"allowed": _string_list}),
     "invalid_accuracy": ErrorKind(400, lambda d: _(
         "The accuracy of a cut is fast or frame."), {"allowed": _string_list}),
+    # uploads (tus 1.0, the gateway's own)
+    "tus_version_unsupported": ErrorKind(412, lambda d: _(
+        "This server speaks the tus protocol version 1.0.0 (Tus-Resumable: 1.0.0).")),
+    "invalid_upload_content_type": ErrorKind(415, lambda d: _(
+        "A chunk of an upload is sent as application/offset+octet-stream.")),
+    "upload_offset_mismatch": ErrorKind(409, lambda d: _(
+        "This upload is not at that offset: ask where it is (HEAD) and go on from there."),
+        {"offset": _non_negative_int}),
+    "checksum_mismatch": ErrorKind(460, lambda d: _(
+        "This chunk does not match its checksum: it was not kept. Send it again.")),
+    "unsupported_checksum": ErrorKind(400, lambda d: _(
+        "This checksum algorithm is not supported: use sha256 (or sha1)."),
+        {"algorithm": _short_value}),
+    "upload_too_large": ErrorKind(413, upload_too_large_message,
+                                  {"max_bytes": _non_negative_int}),
+    "too_many_uploads": ErrorKind(429, lambda d: _(
+        "You have too many uploads in progress: finish or cancel one first."),
+        {"maximum": _non_negative_int}),
+    "upload_locked": ErrorKind(423, lambda d: _(
+        "This upload is busy with another request. Try again in a moment.")),
+    "upload_not_complete": ErrorKind(409, lambda d: _(
+        "This upload is not finished yet: send the rest of the file first.")),
+    "insufficient_storage": ErrorKind(507, lambda d: _(
+        "There is not enough room on the server for this file now. Try again later, or "
+        "tell the video team.")),
     "link_expired": ErrorKind(410, lambda d: _(
         "This download link has expired. Ask for the download again to get a new link.")),
     # the gateway's own trouble

@@ -83,6 +83,8 @@ def success_response(op: Operation) -> dict:
         response["content"] = {"application/json": {"schema": copy.deepcopy(op.response)}}
     if op.sets_session_cookie:
         response["headers"] = {"Set-Cookie": SET_COOKIE_HEADER}
+    if op.response_headers:
+        response["headers"] = copy.deepcopy(op.response_headers)
     return response
 
 
@@ -104,6 +106,10 @@ def parameters(op: Operation) -> list[dict]:
         found.append({"name": name, "in": "path", "required": True,
                       "description": schema.get("description", ""),
                       "schema": copy.deepcopy(schema)})
+    for name, header in op.headers.items():
+        found.append({"name": name, "in": "header", "required": header.get("required", False),
+                      "description": header.get("description", ""),
+                      "schema": copy.deepcopy(header["schema"])})
     if op.query is not None:
         required = set(op.query.get("required", []))
         for name, schema in op.query["properties"].items():
@@ -145,6 +151,11 @@ def operation_object(op: Operation) -> dict:
         if op.max_body_bytes is not None:
             document["requestBody"]["description"] = (
                 f"At most {op.max_body_bytes // 1024} KiB.")
+    if op.raw_body is not None:
+        document["requestBody"] = {
+            "required": True, "description": op.raw_body["description"],
+            "content": {op.raw_body["media_type"]: {
+                "schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}}
     if op.authenticated:
         document["security"] = [{"bearer": []}, {"sessionCookie": []}]
     if op.role is not None:
@@ -175,6 +186,9 @@ def build_document() -> dict:
                  {"name": "news", "description": "News items and their videos (catalog "
                                                  "service). Their preview files (poster, "
                                                  "player) are served under /media/."},
+                 {"name": "uploads", "description": "Resumable uploads of masters for "
+                                                    "editors, in the tus 1.0 protocol "
+                                                    "(https://tus.io): any tus client works."},
                  {"name": "downloads", "description": "Broadcast renditions, cuts and masters "
                                                       "for verified accounts (transcoder "
                                                       "service), through signed links "

@@ -63,6 +63,12 @@ class Operation:
     max_body_bytes: int | None = None  # None: the app's MAX_CONTENT_LENGTH
     # other success answers: status -> (summary, body schema)
     other_responses: dict[int, tuple[str, dict | None]] = field(default_factory=dict)
+    # request headers the view reads itself: name -> {"schema", "required", "description"}
+    headers: dict[str, dict] = field(default_factory=dict)
+    # a body the view reads itself (not JSON): {"media_type", "description"}
+    raw_body: dict | None = None
+    # headers of the success answer: name -> {"schema", "description"}
+    response_headers: dict[str, dict] = field(default_factory=dict)
 
     @property
     def openapi_path(self) -> str:
@@ -79,11 +85,15 @@ def operation(blueprint: Blueprint, method: str, rule: str, *, summary: str, tag
               role: str | None = None, body_required: bool = True,
               max_body_bytes: int | None = None, sets_session_cookie: bool = False,
               description: str = "",
-              other_responses: dict[int, tuple[str, dict | None]] | None = None) -> Callable:
+              other_responses: dict[int, tuple[str, dict | None]] | None = None,
+              headers: dict[str, dict] | None = None, raw_body: dict | None = None,
+              response_headers: dict[str, dict] | None = None) -> Callable:
     """`query`: an object schema of the query parameters (`properties`, `required`,
     `default`s); `path`: a schema for each variable of `rule` (every one must have one);
     `role`: e.g. "editor", for operations only accounts with that role may call;
-    `other_responses`: success answers besides `status`, `{202: ("summary", schema)}`."""
+    `other_responses`: success answers besides `status`, `{202: ("summary", schema)}`;
+    `headers`, `raw_body`, `response_headers`: what a protocol of its own (tus) reads and
+    answers, documented here and checked by the view."""
     path = dict(path or {})
     variables = RULE_VARIABLE.findall(rule)
     if set(variables) != set(path):
@@ -118,7 +128,8 @@ def operation(blueprint: Blueprint, method: str, rule: str, *, summary: str, tag
             authenticated=authenticated,
             sets_session_cookie=sets_session_cookie, query=query, path_parameters=path,
             role=role, body_required=body_required, max_body_bytes=max_body_bytes,
-            other_responses=dict(other_responses or {})))
+            other_responses=dict(other_responses or {}), headers=dict(headers or {}),
+            raw_body=raw_body, response_headers=dict(response_headers or {})))
         return endpoint
 
     return register

@@ -132,6 +132,16 @@ ERROR = _object({
         "start_tc": {"type": "string", "description": "out_of_range: the video's first frame."},
         "end_tc": {"type": "string", "description": "out_of_range: where the video ends "
                                                     "(exclusive)."},
+        "offset": {"type": "integer", "minimum": 0,
+                   "description": "upload_offset_mismatch: where the upload is."},
+        "maximum": {"type": "integer", "minimum": 0,
+                    "description": "too_many_uploads: how many may be in progress."},
+        "max_bytes": {"type": "integer", "minimum": 0,
+                      "description": "upload_too_large: the largest file, in bytes."},
+        "limit_bytes": {"type": "integer", "minimum": 0,
+                        "description": "payload_too_large: the largest body, in bytes."},
+        "algorithm": {"type": "string",
+                      "description": "unsupported_checksum: the algorithm asked for."},
         "in_tc": {"type": "string", "description": "reversed_range: the in point read."},
         "out_tc": {"type": "string", "description": "reversed_range: the out point read."},
         "duration_s": {"type": "number", "description": "cut_too_short, cut_too_long: the "
@@ -265,12 +275,16 @@ SHOTLIST = {"type": "array", "maxItems": 1_000, "items": SHOT,
             "description": "In order, without overlaps, inside the video."}
 VIDEO_INGEST = _object({
     "news_id": NEWS_ID,
+    "upload_id": {"type": "string", "pattern": "^[0-9a-f]{32}$",
+                  "description": "A complete upload of yours (POST /api/v1/uploads, tus): "
+                                 "the master. Give this or `master_path`."},
     "master_path": _text(1_000, required=True,
                          description="The master, in the ingest folder (`MEDIA_ROOT/ingest`): "
                                      "relative to it, or absolute. Nothing outside it is "
-                                     "taken."),
+                                     "taken. Give this or `upload_id`."),
     "shotlist": {**SHOTLIST, "type": ["array", "null"]},
-}, required=["news_id", "master_path"], title="VideoIngest")
+}, required=["news_id"], title="VideoIngest",
+    oneOf=[{"required": ["master_path"]}, {"required": ["upload_id"]}])
 
 # -- answers about news and videos (what the gateway sends is exactly what they list) --------
 

@@ -5,11 +5,15 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from gateway.uploads import CHUNK_TYPE
 from tests.support.databases import BACKENDS
 from tests.support.smtp import SmtpCapture
 from tests.support.system import NewsreelSystem
 
 pytestmark = pytest.mark.integration
+
+# tus chunks are plain bytes (application/offset+octet-stream): sent as octet streams are.
+schemathesis.serializer.alias(CHUNK_TYPE, "application/octet-stream")
 
 # The fuzzer is one client address hammering every endpoint: rate limits would answer 429
 # to nearly everything and hide the code paths behind them.

@@ -19,6 +19,7 @@ from ..config import NEWS_MAX_BODY_BYTES
 from ..i18n import current_language
 from ..operations import EDITOR, Session, operation
 from ..rpc import current_rpc
+from ..uploads import master_of
 
 news = Blueprint("news", __name__, url_prefix="/api/v1")
 
@@ -112,11 +113,14 @@ def publish_news(id: str, body: dict, session: Session):
 @operation(news, "POST", "/videos", tag=TAG, status=201,
            summary="Add a video to a news item from a master", body=schemas.VIDEO_INGEST,
            response=schemas.EDITOR_VIDEO, role=EDITOR, max_body_bytes=NEWS_MAX_BODY_BYTES,
-           errors=("not_found", "path_not_allowed", "invalid_media", "invalid_shotlist"))
+           errors=("not_found", "path_not_allowed", "invalid_media", "invalid_shotlist",
+                   "upload_not_complete"))
 def ingest_video(body: dict, session: Session):
-    """The master must be in the ingest folder. It is read (duration, frame rate, timecode)
-    and the video is added at the end of the item's programme; its renditions are made
-    afterwards. The shotlist is checked against the video."""
+    """The master is a complete upload of yours (`upload_id`), or a file in the ingest folder
+    (`master_path`). It is read (duration, frame rate, timecode) and the video is added at the
+    end of the item's programme; its renditions are made afterwards. The shotlist is checked
+    against the video."""
+    master_path = body.get("master_path") or master_of(body["upload_id"], session)
     return answer(schemas.EDITOR_VIDEO, catalog(
-        "ingest_video", news_id=body["news_id"], master_path=body["master_path"],
+        "ingest_video", news_id=body["news_id"], master_path=master_path,
         shotlist=body.get("shotlist")), 201)

@@ -46,6 +46,7 @@ from services.shared.config import env, env_int, var_dir
 from services.shared.media_layout import SERVED_FOLDERS
 
 from .. import errors, i18n
+from ..config import DEFAULT_UPLOAD_CHUNK_MAX_BYTES
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
 TEMPLATE_NAME = "nginx.conf.j2"
@@ -53,7 +54,6 @@ TEMPLATE_NAME = "nginx.conf.j2"
 INTERNAL_PREFIX = "/_internal/media/"
 # The header the gateway names the handed-over file's kind with (for nginx's log and metrics).
 KIND_HEADER = "X-Newsreel-Kind"
-DEFAULT_UPLOAD_CHUNK_MAX_BYTES = 64 * 1024 * 1024
 API_BODY_MAX_BYTES = 1024 * 1024
 TEMP_FOLDERS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
 

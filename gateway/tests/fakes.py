@@ -38,8 +38,11 @@ OTHER_ACCOUNT = {**ACCOUNT, "id": "5a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
                  "organisation": "De Krant"}
 UNVERIFIED_ACCOUNT = {**ACCOUNT, "id": "6b2e3d4c-5f6a-4b7c-9d8e-0f1a2b3c4d5e",
                       "email": "new.comer@example.org", "verified": False}
+OTHER_EDITOR_TOKEN = "other-editor-session-token"
+OTHER_EDITOR_ACCOUNT = {**EDITOR_ACCOUNT, "id": "1c8e4d62-6a8f-4d6a-b2a5-4a6e3cae8b32",
+                        "email": "rita.editor@example.org", "full_name": "Rita Editor"}
 SESSIONS = {GOOD_TOKEN: ACCOUNT, EDITOR_TOKEN: EDITOR_ACCOUNT, OTHER_TOKEN: OTHER_ACCOUNT,
-            UNVERIFIED_TOKEN: UNVERIFIED_ACCOUNT}
+            UNVERIFIED_TOKEN: UNVERIFIED_ACCOUNT, OTHER_EDITOR_TOKEN: OTHER_EDITOR_ACCOUNT}
 
 
 def _authenticate(token: str) -> dict:

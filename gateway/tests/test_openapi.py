@@ -40,6 +40,9 @@ def test_every_api_route_is_documented(app, document):
 def test_the_published_request_schemas_are_the_validation_schemas(document):
     for op in OPERATIONS:
         published = document["paths"][op.openapi_path][op.method.lower()]
+        if op.raw_body is not None:  # a protocol's own bytes (tus chunks), read by the view
+            assert list(published["requestBody"]["content"]) == [op.raw_body["media_type"]]
+            continue
         if op.body is None:
             assert "requestBody" not in published
             continue
@@ -102,3 +105,20 @@ def test_the_terms_and_their_acceptance_are_documented(document):
     account = document["paths"]["/api/v1/me"]["get"]["responses"]["200"]
     assert {"terms_version", "terms_accepted_at"} <= set(
         account["content"]["application/json"]["schema"]["properties"])
+
+
+def test_the_tus_upload_endpoint_is_described_with_its_headers(document):
+    paths = document["paths"]
+    assert set(paths["/api/v1/uploads"]) == {"options", "post"}
+    assert set(paths["/api/v1/uploads/{id}"]) == {"head", "get", "patch", "delete"}
+    create = paths["/api/v1/uploads"]["post"]
+    headers = {p["name"]: p for p in create["parameters"] if p["in"] == "header"}
+    assert headers["Upload-Length"]["required"] and headers["Tus-Resumable"]["required"]
+    assert "Location" in create["responses"]["201"]["headers"]
+    assert {"413", "429", "507"} <= set(create["responses"])
+    patch = paths["/api/v1/uploads/{id}"]["patch"]
+    assert list(patch["requestBody"]["content"]) == ["application/offset+octet-stream"]
+    assert {"409", "415", "460"} <= set(patch["responses"])
+    assert patch["x-required-role"] == "editor"
+    ingest = paths["/api/v1/videos"]["post"]["requestBody"]["content"]["application/json"]
+    assert {"upload_id", "master_path"} <= set(ingest["schema"]["properties"])
