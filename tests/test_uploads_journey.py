@@ -143,7 +143,7 @@ def test_a_tampered_chunk_is_refused_and_not_kept(studio):
 
 
 def test_a_chunk_larger_than_the_front_door_takes_is_refused_as_json(studio):
-    system, master, _, edith = studio
+    system, _, _, edith = studio
     headers = {**TUS, **bearer(edith)}
     created = system.api("POST", "/api/v1/uploads", headers={
         **headers, "Upload-Length": str(8 * CHUNK)})
