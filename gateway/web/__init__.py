@@ -16,9 +16,10 @@ from . import display
 from .account import account
 from .common import csrf, page
 from .devmail import dev_mail
+from .editor import editor_pages
 from .news import news_pages
 
-PAGE_BLUEPRINTS = (news_pages, account, dev_mail)
+PAGE_BLUEPRINTS = (news_pages, account, dev_mail, editor_pages)
 log = logging.getLogger(__name__)
 
 # CSRF tokens on the portal's forms only: the API has its own rule (sessions.py: bearer

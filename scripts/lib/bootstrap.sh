@@ -2,7 +2,8 @@
 # Idempotent set-up shared by ./scripts/run and ./scripts/test (sourced, not executed).
 #
 #   source scripts/lib/bootstrap.sh
-#   nr_bootstrap run     # Python venv, ffmpeg, nginx, RabbitMQ, translations
+#   nr_bootstrap run     # Python venv, ffmpeg, nginx, the portal's npm packages, RabbitMQ,
+#                        # translations
 #   nr_bootstrap test    # the same, plus curl and aria2c, RabbitMQ's management API,
 #                        # PostgreSQL, Chromium, kubectl and checkov (the manifests' tests)
 #
@@ -224,6 +225,44 @@ nr_download_clients() {
         nr_apt_install "${missing[@]}"
     fi
     nr_say "download clients: $(command -v curl) $(command -v aria2c)"
+}
+
+# --- 2c. the portal's front-end packages (gateway/static/vendor) ------------------------------
+
+# Pinned in gateway/static/vendor/package-lock.json (integrity hashes), installed from the npm
+# registry with `npm ci` in var/tools/portal-vendor, and the browser builds the portal loads
+# copied beside the lock: never a CDN. Node.js and npm come from apt when missing.
+NR_VENDOR_DIR="$NR_ROOT/gateway/static/vendor"
+NR_VENDOR_FILES=("tus-js-client/dist/tus.min.js:tus.min.js" "tus-js-client/LICENSE:tus-js-client.LICENSE")
+
+nr_vendor() {
+    local stamp="$NR_VENDOR_DIR/.vendored.sha256" want have="" pair missing=""
+    want="$(cat "$NR_VENDOR_DIR/package.json" "$NR_VENDOR_DIR/package-lock.json" | sha256sum | cut -d' ' -f1)"
+    [[ -f $stamp ]] && have="$(<"$stamp")"
+    for pair in "${NR_VENDOR_FILES[@]}"; do
+        [[ -f $NR_VENDOR_DIR/${pair#*:} ]] || missing=1
+    done
+    if [[ $want == "$have" && -z $missing ]]; then
+        nr_say "portal packages: vendored (gateway/static/vendor)"
+        return 0
+    fi
+    if ! nr_have npm; then
+        nr_apt_install nodejs npm
+    fi
+    local work="$NR_ROOT/var/tools/portal-vendor"
+    rm -rf "$work"
+    mkdir -p "$work"
+    cp "$NR_VENDOR_DIR/package.json" "$NR_VENDOR_DIR/package-lock.json" "$work/"
+    nr_say "portal packages: npm ci (pinned by gateway/static/vendor/package-lock.json)"
+    if ! (cd "$work" && npm ci --ignore-scripts --no-audit --no-fund) >"$work.log" 2>&1; then
+        tail -n 20 "$work.log" >&2
+        nr_die "npm ci failed (log: $work.log): the npm registry must be reachable on the first run."
+    fi
+    for pair in "${NR_VENDOR_FILES[@]}"; do
+        cp "$work/node_modules/${pair%%:*}" "$NR_VENDOR_DIR/${pair#*:}"
+    done
+    printf '%s\n' "$want" >"$stamp"
+    nr_say "portal packages: vendored (gateway/static/vendor)"
 }
 
 # --- 3. RabbitMQ -------------------------------------------------------------------------------
@@ -596,6 +635,7 @@ nr_bootstrap() {
     nr_venv
     nr_ffmpeg
     nr_nginx
+    nr_vendor
     nr_rabbitmq
     if [[ $mode == test ]]; then
         nr_download_clients
