@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PORT = int(os.environ.get("PORT", "8000"))
 GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8001"))
 STATUS_PORT = int(os.environ.get("FRONTDOOR_STATUS_PORT", "9106"))
+LOG_METRICS_PORT = int(os.environ.get("FRONTDOOR_LOG_METRICS_PORT", "9107"))
+NGINX_METRICS_PORT = int(os.environ.get("FRONTDOOR_NGINX_METRICS_PORT", "9113"))
 
 # The production settings (gateway/gunicorn_conf.py: gthread, one RPC proxy per thread, JSON
 # logs), on the loopback only, behind the front door (nginx) that clients reach on PORT.
@@ -42,11 +44,15 @@ PROCESSES = [
      {"METRICS_PORT": "9105"}, 9105),
     # the gateway believes the one proxy in front of it about the client's address
     ("gateway", GUNICORN,                     {"TRUSTED_PROXY_COUNT": "1"},     GATEWAY_PORT),
-    # nginx: the front door on PORT; its status port has nginx's counters and /metrics
-    ("frontdoor", ".venv/bin/python -m gateway.frontdoor run", {},             PORT),
+    # nginx: the front door on PORT; its status port has nginx's counters and the gateway's
+    # /metrics; mtail and prometheus-nginx-exporter turn nginx's traffic into metrics
+    ("frontdoor", ".venv/bin/python -m gateway.frontdoor run",
+     {"FRONTDOOR_LOG_METRICS_PORT": str(LOG_METRICS_PORT),
+      "FRONTDOOR_NGINX_METRICS_PORT": str(NGINX_METRICS_PORT)},                PORT),
 ]
 # Ports a process opens besides the one shown (checked to be free before starting too).
-OTHER_PORTS = [(STATUS_PORT, "frontdoor status")]
+OTHER_PORTS = [(STATUS_PORT, "frontdoor status"), (LOG_METRICS_PORT, "frontdoor mtail"),
+               (NGINX_METRICS_PORT, "frontdoor nginx exporter")]
 
 STOP_GRACE = 20          # seconds between SIGTERM and SIGKILL when stopping
 BACKOFF_MAX = 30         # seconds, the longest wait before a restart

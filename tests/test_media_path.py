@@ -168,6 +168,8 @@ def test_sixty_four_slow_downloads_leave_the_api_answering(door):
         loaded = {path: p95(timings(system, path, PROBES))
                   for path in ("/healthz", "/api/v1/news")}
         assert all(d.poll() is None for d in downloads), "the downloads were not held open"
+        # operators see them: nginx's connections writing are the transfers in progress
+        assert system.metric("frontdoor-nginx", "nginx_connections_writing") >= SLOW_DOWNLOADS
     finally:
         for download in downloads:
             download.kill()
@@ -197,6 +199,13 @@ def test_plain_ranged_and_resumed_downloads_give_the_same_bytes(door, tmp_path):
     ranged = [line for line in access_log(system)
               if line["kind"] == "original" and line["status"] == 206]
     assert len(ranged) >= 4, "aria2c did not download in ranged parts"
+
+    # counted by kind for Prometheus (mtail, from nginx's log lines)
+    size = door.master.stat().st_size
+    system.wait_until(lambda: system.metric("frontdoor", "newsreel_frontdoor_sent_bytes_total",
+                                            kind="original") >= 2 * size, timeout=10)
+    assert system.metric("frontdoor", "newsreel_frontdoor_requests_total", kind="original",
+                         status="206") >= 4
 
     half = door.master.stat().st_size // 2
     resumed = tmp_path / "resumed.mov"

@@ -35,6 +35,8 @@ EXPECTED = {
     "newsreel_job_seconds": ("transcoder-worker",),
     "newsreel_mails": ("mailer",),
     "newsreel_gateway_requests": ("gateway",),
+    "newsreel_frontdoor_requests": ("frontdoor",),
+    "newsreel_frontdoor_sent_bytes": ("frontdoor",),
     "newsreel_gateway_request_latency_seconds": ("gateway",),
 }
 
@@ -77,9 +79,13 @@ def test_every_service_exposes_its_metrics_with_sensible_values(tmp_path):
             for name in ("auth", "mailer", "catalog", "transcoder", "transcoder-worker")),
             timeout=30, message="an outbox kept a backlog")
 
-        # every Python process (the front door's nginx speaks through its status port)
-        scraped = {name: families(system, name) for name in system.services
-                   if name != "frontdoor"}
+        # a journalist takes the cut and looks at the poster: the front door counts both
+        cut = until_ready(system, reader, asked)
+        assert requests.get(cut["url"], headers=bearer(reader), timeout=30).status_code == 200
+        poster = system.api("GET", f"/api/v1/videos/{video['id']}").json()["poster_url"]
+        assert requests.get(poster, timeout=10).status_code == 200
+
+        scraped = {name: families(system, name) for name in system.services}
         for metric, services in EXPECTED.items():
             for service in services:
                 assert metric in scraped[service], f"{service} has no {metric}"
@@ -111,6 +117,20 @@ def test_every_service_exposes_its_metrics_with_sensible_values(tmp_path):
         # nothing failed for good
         for name in ("auth", "mailer", "catalog", "transcoder", "transcoder-worker"):
             assert value(scraped[name]["newsreel_messages_dead_lettered"]) == 0, name
+        # the front door: nginx's traffic by kind (mtail) and its connections (the exporter)
+        # (mtail reads the log as it grows: a moment behind the requests)
+        system.wait_until(lambda: value(families(system, "frontdoor")[
+            "newsreel_frontdoor_sent_bytes"], kind="cut") >= cut["size_bytes"],
+            timeout=10, message="nginx's bytes of the cut were not counted")
+        door = families(system, "frontdoor")
+        assert value(door["newsreel_frontdoor_requests"], kind="preview",
+                     status="200") >= 1
+        assert value(door["newsreel_frontdoor_requests"], kind="api") >= 10
+        assert value(door["newsreel_frontdoor_request_seconds"],
+                     "newsreel_frontdoor_request_seconds_count") >= 12
+        connections = families(system, "frontdoor-nginx")
+        assert value(connections["nginx_connections_accepted"]) >= 12
+        assert value(connections["nginx_up"]) == 1
         # the gateway counted its requests by status
         assert value(gateway["newsreel_gateway_requests"], status="201") >= 2
         assert value(gateway["newsreel_gateway_requests"]) >= 10

@@ -30,6 +30,11 @@ Settings (environment):
     FRONTDOOR_ACCESS_LOG  comma-separated access log destinations (<NGINX_PREFIX>/access.log;
                           /dev/stdout in a pod)
     UPLOAD_CHUNK_MAX_BYTES  the largest tus PATCH body (64 MiB)
+    FRONTDOOR_LOG_METRICS_PORT  mtail's /metrics: nginx's traffic by kind, counted from the
+                          lines of the first log file (off when unset)
+    FRONTDOOR_LOG_MAX_BYTES  a log file past this is rotated, one old copy kept (64 MiB)
+    FRONTDOOR_NGINX_METRICS_PORT  prometheus-nginx-exporter's /metrics: connections, and the
+                          ones writing (transfers in progress) (off when unset)
 """
 
 import ipaddress
@@ -78,6 +83,9 @@ class FrontDoorSettings:
     trusted_proxies: tuple[str, ...] = ()
     access_logs: tuple[str, ...] = ()
     upload_chunk_max: int = DEFAULT_UPLOAD_CHUNK_MAX_BYTES
+    log_metrics_port: int | None = None  # mtail's /metrics
+    nginx_metrics_port: int | None = None  # prometheus-nginx-exporter's /metrics
+    log_max_bytes: int = 64 * 1024 * 1024  # a log file is rotated (one old copy) past this
     as_root: bool = field(default_factory=lambda: os.geteuid() == 0)
 
     @classmethod
@@ -95,7 +103,15 @@ class FrontDoorSettings:
             shutdown_timeout=env_int("NGINX_SHUTDOWN_SECONDS", 10),
             trusted_proxies=parse_networks(env("TRUSTED_PROXIES", "")),
             access_logs=logs,
-            upload_chunk_max=env_int("UPLOAD_CHUNK_MAX_BYTES", DEFAULT_UPLOAD_CHUNK_MAX_BYTES))
+            upload_chunk_max=env_int("UPLOAD_CHUNK_MAX_BYTES", DEFAULT_UPLOAD_CHUNK_MAX_BYTES),
+            log_metrics_port=_port("FRONTDOOR_LOG_METRICS_PORT"),
+            log_max_bytes=env_int("FRONTDOOR_LOG_MAX_BYTES", 64 * 1024 * 1024),
+            nginx_metrics_port=_port("FRONTDOOR_NGINX_METRICS_PORT"))
+
+
+def _port(name: str) -> int | None:
+    value = env(name)
+    return int(value) if value else None
 
 
 def parse_networks(text: str) -> tuple[str, ...]:
@@ -152,15 +168,6 @@ def render(settings: FrontDoorSettings) -> str:
         bodies=error_bodies())
 
 
-def nginx_binary() -> str:
-    found = env("NGINX_BIN") or shutil.which("nginx") or (
-        "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
-    if found is None:
-        raise SystemExit("nginx is not installed: ./scripts/run installs it (apt-get install "
-                         "nginx), or set NGINX_BIN to its path.")
-    return found
-
-
 def prepare(settings: FrontDoorSettings) -> Path:
     """Renders the config into the prefix, with the folders nginx writes to."""
     for folder in TEMP_FOLDERS:
@@ -174,7 +181,48 @@ def prepare(settings: FrontDoorSettings) -> Path:
     return config
 
 
+MTAIL_PROGRAMS = TEMPLATE_DIR / "mtail"
+
+
+def log_files(settings: FrontDoorSettings) -> list[Path]:
+    """The access log destinations that are files (not /dev/stdout): rotated by `run`, and
+    the first one is what mtail counts."""
+    return [Path(destination) for destination in settings.access_logs
+            if not destination.startswith(("/dev/", "syslog:")) and destination != "off"]
+
+
+def mtail_command(settings: FrontDoorSettings) -> list[str]:
+    """mtail counting nginx's log lines (MTAIL_PROGRAMS) into Prometheus metrics: it follows
+    the file through its rotations, and reads every line (sockets dropped lines in bursts)."""
+    [counted, *_] = log_files(settings) or [None]
+    if counted is None:
+        raise SystemExit("mtail needs a log file: add one to FRONTDOOR_ACCESS_LOG.")
+    return [_binary("mtail", "MTAIL_BIN"), "--progs", str(MTAIL_PROGRAMS),
+            "--logs", str(counted),
+            "--address", settings.status_host, "--port", str(settings.log_metrics_port),
+            "--logtostderr", "--emit_prog_label=false"]
+
+
+def exporter_command(settings: FrontDoorSettings) -> list[str]:
+    """Debian's prometheus-nginx-exporter, reading nginx's stub_status (connections, and the
+    ones writing: the transfers in progress)."""
+    return [_binary("prometheus-nginx-exporter", "NGINX_EXPORTER_BIN"),
+            f"-nginx.scrape-uri=http://127.0.0.1:{settings.status_port}/stub_status",
+            f"-web.listen-address={settings.status_host}:{settings.nginx_metrics_port}",
+            "-nginx.retries=30", "-nginx.retry-interval=1s"]
+
+
+def _binary(name: str, variable: str) -> str:
+    found = env(variable) or shutil.which(name) or next(
+        (path for path in (f"/usr/bin/{name}", f"/usr/sbin/{name}")
+         if os.access(path, os.X_OK)), None)
+    if found is None:
+        raise SystemExit(f"{name} is not installed: ./scripts/run installs it (apt-get install "
+                         f"{name}), or set {variable} to its path.")
+    return found
+
+
 def nginx_command(settings: FrontDoorSettings, config: Path, *extra: str) -> list[str]:
     # -e: nginx would otherwise open its compiled-in error log (root's) before reading ours.
-    return [nginx_binary(), "-p", str(settings.prefix), "-c", str(config), "-e", "stderr",
-            *extra]
+    return [_binary("nginx", "NGINX_BIN"), "-p", str(settings.prefix), "-c", str(config),
+            "-e", "stderr", *extra]

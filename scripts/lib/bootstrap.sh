@@ -197,8 +197,16 @@ nr_ffmpeg() {
 # --- 2b. nginx: the front door (gateway/frontdoor) ---------------------------------------------
 
 # Debian's nginx; our own instance runs it with its own config, prefix and ports (the system's
-# service, if the package started one, is left alone). NGINX_BIN names another binary.
+# service, if the package started one, is left alone). NGINX_BIN names another binary. Beside
+# it, Debian's mtail and prometheus-nginx-exporter turn its traffic into metrics.
 nr_nginx() {
+    local companions=()
+    nr_have mtail || [[ -x /usr/bin/mtail ]] || companions+=(mtail)
+    nr_have prometheus-nginx-exporter || [[ -x /usr/bin/prometheus-nginx-exporter ]] \
+        || companions+=(prometheus-nginx-exporter)
+    if ((${#companions[@]} > 0)); then
+        nr_apt_install "${companions[@]}"
+    fi
     local nginx=${NGINX_BIN:-}
     if [[ -z $nginx ]]; then
         if nr_have nginx; then

@@ -110,7 +110,8 @@ class NewsreelSystem:
                 name: databases.database_url(backend, name, self.tmp_path,
                                              addfinalizer=self._cleanups.append)
                 for name in self.databases}
-            self.ports = {name: free_port() for name in (*self.services, "frontdoor-status")}
+            self.ports = {name: free_port() for name in (
+                *self.services, "frontdoor-status", "frontdoor-log", "frontdoor-nginx")}
             # clients reach the front door; the gateway's own port is for the front door
             self.url = f"http://127.0.0.1:{self.ports['frontdoor']}"
             self.gateway_url = f"http://127.0.0.1:{self.ports['gateway']}"
@@ -136,6 +137,9 @@ class NewsreelSystem:
                 "PORT": str(self.ports["frontdoor"]),
                 "GATEWAY_PORT": str(self.ports["gateway"]),
                 "FRONTDOOR_STATUS_PORT": str(self.ports["frontdoor-status"]),
+                # its metrics: mtail (traffic by kind) and prometheus-nginx-exporter
+                "FRONTDOOR_LOG_METRICS_PORT": str(self.ports["frontdoor-log"]),
+                "FRONTDOOR_NGINX_METRICS_PORT": str(self.ports["frontdoor-nginx"]),
                 "NGINX_PREFIX": str(self.tmp_path / "nginx"),
                 "NGINX_SHUTDOWN_SECONDS": "2",
                 "TRUSTED_PROXY_COUNT": "1",
@@ -191,8 +195,12 @@ class NewsreelSystem:
         return env
 
     def metrics_url(self, name: str) -> str:
+        """`name`: a service; "frontdoor" (nginx's traffic by kind, counted by mtail) or
+        "frontdoor-nginx" (its connections, by prometheus-nginx-exporter)."""
         if name == "gateway":  # Prometheus's way in: the front door's status port
             return f"http://127.0.0.1:{self.ports['frontdoor-status']}/metrics"
+        if name == "frontdoor":
+            return f"http://127.0.0.1:{self.ports['frontdoor-log']}/metrics"
         return f"http://127.0.0.1:{self.ports[name]}/metrics"
 
     def ready_check(self, name: str):
