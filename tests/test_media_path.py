@@ -31,6 +31,7 @@ import pytest
 import requests
 
 from services.shared.media_layout import INGEST
+from services.transcoder.media.sample import make_master
 from tests.journeys import (
     bearer,
     editor,
@@ -48,7 +49,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow_media]
 SLOW_DOWNLOADS = 64
 PROBES = 40
 RATE_LIMIT = 3
-EMBARGO_SECONDS = 40
+EMBARGO_SECONDS = 25
 PREVIEWS = ("poster.jpg", "storyboard.jpg", "proxy.mp4", "hls/index.m3u8")
 
 
@@ -85,6 +86,8 @@ def sha256(path: Path) -> str:
 def door(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"media-path-{request.param}")
     master = big_master(folder / "master.mov")
+    small = folder / "small.mov"  # its previews are made in a moment
+    make_master(small, 1, size=(160, 90), rate=25)
     with running_system(folder / "system", backend=request.param, transcoder=True,
                         env={"AUTH_RATE_LIMITS": f"resend_ip={RATE_LIMIT}/3600"}) as system:
         tap = system.tap()
@@ -100,8 +103,8 @@ def door(request, tmp_path_factory):
         # under embargo: it must end while the module runs, after the first test looked
         room.embargo_ends = datetime.now(UTC) + timedelta(seconds=EMBARGO_SECONDS)
         room.secret_item, room.secret_video = ingest(
-            system, room.edith, tap, item("Summit communiqué",
-                                          room.embargo_ends.isoformat()), master, "secret.mov")
+            system, room.edith, tap, item("Summit communiqué", room.embargo_ends.isoformat()),
+            small, "secret.mov")
         publish(system, room.edith, room.secret_item)
         yield room
 
