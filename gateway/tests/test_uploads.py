@@ -3,8 +3,11 @@ volume: creation, chunks and offsets, checksums, termination, expiry, what a cra
 the limits, who may upload, a file that is not media, and ingest by `upload_id`."""
 
 import base64
+import dataclasses
 import fcntl
 import hashlib
+import shutil
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -67,7 +70,9 @@ def offset_of(client, url: str, headers=EDITOR) -> int:
 
 
 def files_below(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    """Every file but the empty lock files (kept on purpose: see store._exclusive)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                  if p.is_file() and p.suffix != ".lock")
 
 
 def test_the_server_says_what_it_supports(client):
@@ -289,3 +294,55 @@ def test_a_complete_upload_is_ingested_by_its_id(client, rpc, master):
         "news_id": NEWS_ID, "upload_id": upload_id, "master_path": "x.mov"})
     neither = client.post("/api/v1/videos", headers=EDITOR, json={"news_id": NEWS_ID})
     assert both.status_code == neither.status_code == 400
+
+
+def test_a_probe_that_cannot_run_keeps_the_upload_for_a_retry(app, client, media_root,
+                                                             master):
+    from gateway.uploads.store import ProbeUnavailable
+
+    store = app.extensions["uploads"]
+    working = store.probe
+
+    def killed(path):
+        raise ProbeUnavailable("ffprobe was stopped by signal 9")
+
+    store.probe = killed
+    url = create(client, len(master)).headers["Location"]
+    failed = patch(client, url, 0, master)
+    assert failed.status_code == 503  # not the file's fault: nothing is thrown away
+    assert offset_of(client, url) == len(master)
+    assert client.get(url, headers=EDITOR).json["complete"] is False
+    store.probe = working
+    retried = patch(client, url, len(master), b"")  # the end again: it is finished now
+    assert retried.status_code == 204
+    [placed] = (media_root / "ingest" / "uploads").rglob("*.mov")
+    assert placed.read_bytes() == master
+
+
+def test_an_empty_chunk_does_not_keep_an_upload_alive(app, client, master):
+    url = create(client, len(master)).headers["Location"]
+    before = client.head(url, headers=EDITOR).headers["Upload-Expires"]
+    store = app.extensions["uploads"]
+    now = store.clock()
+    store.clock = lambda: now + timedelta(hours=1)
+    assert patch(client, url, 0, b"").status_code == 204
+    assert client.head(url, headers=EDITOR).headers["Upload-Expires"] == before
+
+
+def test_uploads_in_progress_are_counted_under_a_lock_and_per_editor(app, master):
+    def one(_):
+        return create(app.test_client(), len(master)).status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(one, range(12)))
+    assert statuses.count(201) == 3 and statuses.count(429) == 9
+    # the room an editor's declared sizes take counts against that editor, not the others
+    client = app.test_client()
+    store = app.extensions["uploads"]
+    store.limits = dataclasses.replace(store.limits, max_bytes=10**15)
+    free = shutil.disk_usage(app.config["MEDIA_ROOT"]).free
+    assert create(client, free - 10**7, headers=OTHER_EDITOR).status_code == 201
+    assert create(client, 2 * 10**7, headers=OTHER_EDITOR).status_code == 507
+    assert create(client, len(master), headers=EDITOR).status_code == 429  # still 3 of them
+    store.limits = dataclasses.replace(store.limits, max_in_progress=4)
+    assert create(client, len(master), headers=EDITOR).status_code == 201

@@ -30,6 +30,7 @@ from ..operations import EDITOR, Session, operation
 from .store import (
     CHECKSUM_ALGORITHMS,
     NotMedia,
+    ProbeUnavailable,
     Upload,
     UploadError,
     UploadLimits,
@@ -228,7 +229,8 @@ def get_upload(id: str, session: Session):
            response_headers={"Upload-Offset": OFFSET_HEADER, "Upload-Expires": EXPIRES_HEADER},
            errors=(*UPLOAD_ERRORS, "invalid_request", "invalid_upload_content_type",
                    "upload_offset_mismatch", "checksum_mismatch", "unsupported_checksum",
-                   "payload_too_large", "insufficient_storage", "invalid_media"))
+                   "payload_too_large", "insufficient_storage", "invalid_media",
+                   "service_unavailable"))
 def append_chunk(id: str, session: Session):
     """Appends the chunk. The last one completes the upload: the file is probed (422
     `invalid_media` for a file that is not a master: it is deleted), then kept for POST
@@ -282,6 +284,9 @@ def master_of(upload_id: str, session: Session) -> str:
 def probe_master(path) -> None:
     try:
         mediainfo.probe(path)
+    except mediainfo.ProbeFailed as error:
+        log.error("an upload could not be probed, it is kept: %s", error)
+        raise ProbeUnavailable(str(error)) from None
     except mediainfo.MediaError as error:
         raise NotMedia(str(error)) from None
 

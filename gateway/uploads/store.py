@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,6 +47,11 @@ MAX_METADATA = 4096
 
 class NotMedia(Exception):
     """What the probe raises for a file that is not a master it can read (why, in words)."""
+
+
+class ProbeUnavailable(Exception):
+    """What the probe raises when it could not look (not installed, killed, timed out): the
+    file is kept, complete, and a later request finishes it."""
 
 
 class UploadError(Exception):
@@ -114,10 +120,17 @@ def format_metadata(metadata: dict[str, str]) -> str:
 
 
 def safe_filename(name: str | None) -> str:
-    """ASCII letters, digits, `.`, `_` and `-`; never hidden, never empty."""
-    cleaned = SAFE_NAME.sub("-", (name or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1])
-    cleaned = cleaned.strip(".-")[:120]
-    return cleaned or "master"
+    """ASCII letters, digits, `.`, `_` and `-` (accents dropped, not the letters); never
+    hidden, never empty; a long name keeps its extension."""
+    base = (name or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    folded = "".join(c for c in unicodedata.normalize("NFKD", base)
+                     if not unicodedata.combining(c))
+    cleaned = SAFE_NAME.sub("-", folded).strip(".-")
+    stem, dot, extension = cleaned.rpartition(".")
+    if not dot or len(extension) > 10:
+        stem, extension = cleaned, ""
+    stem = stem[:120 - len(extension) - 1].rstrip(".-") or "master"
+    return f"{stem}.{extension}" if extension else stem
 
 
 def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
@@ -170,9 +183,19 @@ class UploadStore:
         except (OSError, ValueError, TypeError):
             return None
         if upload.expired(self.clock()):
-            self._remove(upload_id)
+            self._expire(upload_id)
             return None
         return upload
+
+    def _expire(self, upload_id: str) -> bool:
+        """Deletes an expired unfinished upload, unless a request holds it right now (then
+        the next look does)."""
+        try:
+            with self._exclusive(self.folder / f"{upload_id}.lock"):
+                self._remove(upload_id)
+        except UploadError:
+            return False
+        return True
 
     def uploads(self) -> Iterator[Upload]:
         if not self.folder.is_dir():
@@ -187,11 +210,19 @@ class UploadStore:
     def create(self, owner: str, length: int, metadata: dict[str, str]) -> Upload:
         if length > self.limits.max_bytes:
             raise UploadError("upload_too_large", max_bytes=self.limits.max_bytes)
-        live = [u for u in self.uploads() if not u.complete]
-        if sum(1 for u in live if u.owner == owner) >= self.limits.max_in_progress:
-            raise UploadError("too_many_uploads", maximum=self.limits.max_in_progress)
         self.folder.mkdir(parents=True, exist_ok=True)
-        promised = sum(u.length - u.offset for u in live)
+        # One creation at a time (every replica shares the folder): the count per editor
+        # cannot be raced past.
+        with self._exclusive(self.folder / ".create.lock", blocking=True):
+            return self._create(owner, length, metadata)
+
+    def _create(self, owner: str, length: int, metadata: dict[str, str]) -> Upload:
+        mine = [u for u in self.uploads() if not u.complete and u.owner == owner]
+        if len(mine) >= self.limits.max_in_progress:
+            raise UploadError("too_many_uploads", maximum=self.limits.max_in_progress)
+        # The room this editor's uploads still need; another editor's declared sizes do not
+        # count (one could otherwise keep everyone out), each chunk is checked as it comes.
+        promised = sum(u.length - u.offset for u in mine)
         if shutil.disk_usage(self.folder).free < length + promised + self.limits.disk_reserve:
             raise UploadError("insufficient_storage")
         now = self.clock()
@@ -218,25 +249,39 @@ class UploadStore:
             if shutil.disk_usage(self.folder).free < size + self.limits.disk_reserve:
                 raise UploadError("insufficient_storage")
             digest = CHECKSUM_ALGORITHMS[checksum[0]]() if checksum else None
-            with open(self._part(upload_id), "r+b") as part:
-                part.truncate(upload.offset)  # what a crash left past the committed offset
-                part.seek(upload.offset)
-                received = _copy(body, part, size, digest)
-                if received != size:
-                    part.truncate(upload.offset)
-                    raise UploadError("invalid_request", field="Content-Length",
-                                      reason="body_shorter")
-                if digest is not None and digest.digest() != checksum[1]:
-                    part.truncate(upload.offset)  # refused, and not kept
-                    raise UploadError("checksum_mismatch")
-                part.flush()
-                os.fsync(part.fileno())
+            try:
+                self._write(upload, body, size, checksum, digest)
+            except FileNotFoundError:  # expired and swept meanwhile
+                raise UploadError("not_found", resource="upload") from None
+            except OSError as error:
+                if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise UploadError("insufficient_storage") from None
+                raise
             upload.offset += size
-            upload.expires_at = _iso(self.clock() + self.limits.expiry)
+            if size:  # an empty chunk keeps nothing alive
+                upload.expires_at = _iso(self.clock() + self.limits.expiry)
             self._save(upload)
             if upload.offset == upload.length:
                 return self._finish(upload)
             return upload
+
+    def _write(self, upload: Upload, body: BinaryIO, size: int,
+               checksum: tuple[str, bytes] | None, digest) -> None:
+        """The chunk into the `.part` file at the committed offset, synced; nothing of it
+        kept when it is short or does not match its checksum."""
+        with open(self._part(upload.id), "r+b") as part:
+            part.truncate(upload.offset)  # what a crash left past the committed offset
+            part.seek(upload.offset)
+            received = _copy(body, part, size, digest)
+            if received != size:
+                part.truncate(upload.offset)
+                raise UploadError("invalid_request", field="Content-Length",
+                                  reason="body_shorter")
+            if digest is not None and digest.digest() != checksum[1]:
+                part.truncate(upload.offset)  # refused, and not kept
+                raise UploadError("checksum_mismatch")
+            part.flush()
+            os.fsync(part.fileno())
 
     def delete(self, upload_id: str, owner: str) -> None:
         with self._locked(upload_id):
@@ -264,8 +309,11 @@ class UploadStore:
                 path.unlink(missing_ok=True)  # a creation that died before its info
                 removed.append(upload_id)
             elif upload is not None and path.suffix == ".json" and upload.expired(now):
-                self._remove(upload_id)
-                removed.append(upload_id)
+                if self._expire(upload_id):
+                    removed.append(upload_id)
+            elif upload is None and path.suffix == ".lock" and _older_than(path, now,
+                                                                          self.limits.expiry):
+                path.unlink(missing_ok=True)  # the lock of an upload long gone
         return removed
 
     # -- helpers --------------------------------------------------------------------------
@@ -284,6 +332,9 @@ class UploadStore:
             self._remove(upload.id)
             raise UploadError("invalid_media", reason=str(error).replace(
                 str(part), upload.filename)[:300]) from None
+        except ProbeUnavailable:
+            # nothing is known of the file: keep it; an empty PATCH at its end tries again
+            raise UploadError("service_unavailable") from None
         relative = f"{UPLOADS}/{upload.id}/{upload.filename}"
         target = self.media_root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -300,8 +351,7 @@ class UploadStore:
         os.replace(partial, info)
 
     def _remove(self, upload_id: str) -> None:
-        for path in (self._part(upload_id), self._info(upload_id),
-                     self.folder / f"{upload_id}.lock"):
+        for path in (self._part(upload_id), self._info(upload_id)):
             path.unlink(missing_ok=True)
 
     @contextmanager
@@ -312,9 +362,17 @@ class UploadStore:
             raise UploadError("not_found", resource="upload")
         if not self._info(upload_id).exists():
             raise UploadError("not_found", resource="upload")
-        with open(self.folder / f"{upload_id}.lock", "a") as lock:
+        with self._exclusive(self.folder / f"{upload_id}.lock"):
+            yield
+
+    @staticmethod
+    @contextmanager
+    def _exclusive(path: Path, blocking: bool = False) -> Iterator[None]:
+        """An flock on `path` (the file stays: removing a lock file someone waits on would
+        let two holders in); UploadError upload_locked when busy and not `blocking`."""
+        with open(path, "a") as lock:
             try:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
             except OSError as error:
                 if error.errno in (errno.EAGAIN, errno.EACCES):
                     raise UploadError("upload_locked") from None

@@ -1,5 +1,5 @@
 """What a media file is, in the words a broadcaster uses: duration, frame rate, size, start
-timecode, audio tracks, codec. One `ffprobe` call (through ffmpeg-python's `probe`).
+timecode, audio tracks, codec. One `ffprobe` call.
 
     facts = probe("/media/masters/abc.mov")
     facts.frame_rate, facts.start_timecode        # Fraction(25, 1), "10:00:00:00"
@@ -18,14 +18,17 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import ffmpeg
-
 PROBE_TIMEOUT_S = 60.0
 NO_TIMECODE = "00:00:00:00"
 
 
 class MediaError(ValueError):
     """Not media we can use: unreadable, not audio-visual, or without a video stream."""
+
+
+class ProbeFailed(MediaError):
+    """ffprobe could not look at the file (not installed, killed, timed out): nothing is
+    known of the file itself."""
 
 
 def _binary(variable: str, name: str) -> str:
@@ -142,16 +145,29 @@ def _timecode(data: dict, video: dict) -> str:
     return NO_TIMECODE
 
 
-def probe_json(path: str | os.PathLike, **options) -> dict:
-    """ffprobe's JSON for `path` (format and streams, plus any ffprobe `options`)."""
+def probe_json(path: str | os.PathLike) -> dict:
+    """ffprobe's JSON for `path` (format and streams). MediaError when ffprobe read the file
+    and found no media in it; ProbeFailed when it could not say (missing, killed, timed
+    out): then the file may well be media, and must not be thrown away for it. Only local
+    files are opened: a file that names others (a playlist, a concat list) reaches nothing
+    beyond the disk."""
+    command = [ffprobe_binary(), "-v", "error", "-protocol_whitelist", "file",
+               "-show_format", "-show_streams", "-of", "json", str(path)]
     try:
-        return ffmpeg.probe(str(path), cmd=ffprobe_binary(), **options)
-    except ffmpeg.Error as exc:
-        message = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        done = subprocess.run(command, capture_output=True, timeout=PROBE_TIMEOUT_S,  # noqa: S603
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ProbeFailed(f"{path}: cannot be probed ({exc})") from None
+    if done.returncode < 0:  # killed by a signal (the OOM killer, a stop)
+        raise ProbeFailed(f"{path}: ffprobe was stopped by signal {-done.returncode}")
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         reason = message[-1] if message else "ffprobe failed"
-        raise MediaError(f"{path}: not a media file ({reason})") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise MediaError(f"{path}: cannot be probed ({exc})") from None
+        raise MediaError(f"{path}: not a media file ({reason})")
+    try:
+        return json.loads(done.stdout.decode("utf-8") or "{}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProbeFailed(f"{path}: ffprobe's answer cannot be read ({exc})") from None
 
 
 def probe(path: str | os.PathLike) -> MediaFacts:
