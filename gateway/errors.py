@@ -24,7 +24,7 @@ from services.shared.errors import ServiceError
 
 from .config import MAX_BODY_BYTES
 from .i18n import current_language, join_words
-from .observability import current_request_id
+from .observability import current_request_id, logged_path
 from .rpc import BrokerUnavailable, ServiceUnavailable
 from .terms import TERMS_VERSION
 
@@ -496,22 +496,24 @@ def handle_http_exception(exc: HTTPException) -> Response | HTTPException:
 
 
 def handle_unexpected(exc: Exception) -> Response:
-    log.exception("unexpected error answering %s %s", request.method, request.path,
+    log.exception("unexpected error answering %s %s", request.method, logged_path(request.path),
                   extra={"request_id": current_request_id()})
     return error_response("internal_error")
 
 
 # The refusals nginx makes by itself (gateway/frontdoor), said by this table: it asks for them
 # at /_frontdoor/errors/<name>, a path that is internal at the front door.
-FRONT_DOOR_ERRORS = {"not_found": "not_found", "payload_too_large": "payload_too_large",
-                     "unavailable": "service_unavailable"}
+FRONT_DOOR_ERRORS = ("not_found", "payload_too_large", "unauthorized", "forbidden",
+                     "method_not_allowed", "invalid_request")
 
 
 def front_door_error(name: str) -> Response:
-    code = FRONT_DOOR_ERRORS.get(name, "not_found")
+    code = name if name in FRONT_DOOR_ERRORS else "not_found"
     details = {}
     if code == "payload_too_large":
         details["limit_bytes"] = request.args.get("limit", type=int)
+    if code == "forbidden":  # the one role nginx checks for (the upload endpoint's)
+        details["role"] = "editor"
     return error_response(code, {name: value for name, value in details.items() if value})
 
 

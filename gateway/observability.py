@@ -127,7 +127,8 @@ def _start_request() -> None:
 def logged_path(path: str) -> str:
     """The path as a log line may hold it: never a download link's token (the front door's
     log writes it the same way)."""
-    return "/files/…" if path.startswith("/files/") else path
+    # however the client wrote it (`//files/`, `/./files/`): the token is all that follows
+    return "/files/…" if "/files/" in path else path
 
 
 def _finish_request(response: Response) -> Response:

@@ -240,9 +240,11 @@ def test_head_etag_and_if_range(door):
     cached = requests.get(door.link, headers={**headers, "If-None-Match": etag}, timeout=10)
     assert cached.status_code == 304
     assert modified
-    past = requests.get(door.link, headers={**headers, "Range": f"bytes={size + 10}-"},
-                        timeout=10)
+    past = requests.get(door.link, headers={**headers, "Range": f"bytes={size + 10}-",
+                                            "Accept-Language": "en"}, timeout=10)
     assert past.status_code == 416
+    assert past.json()["error"] == {"code": "range_not_satisfiable",
+                                    "message": "The requested range is outside the file."}
 
 
 def test_a_link_is_refused_as_before_behind_the_front_door(door):
@@ -364,9 +366,19 @@ def test_the_front_doors_log_follows_a_download_by_its_request_id(door):
                if "journalist-trace-0001" in line]
     assert gateway and all(line["path"] == "/files/…" for line in gateway)
     token = answer.json()["url"].rsplit("/", 1)[1]
+    # however the path is written, and when the gateway cannot be asked at all
+    for path in (f"/%66iles/{token}", f"//files/{token}", f"/./files/{token}"):
+        status, _, _ = raw_get(system, path, bearer(door.ana))
+        assert status in (200, 404), path  # (the gateway reads the path as it was sent)
+    system.stop("gateway")
+    try:
+        down = requests.get(answer.json()["url"], headers=bearer(door.ana), timeout=10)
+        assert down.status_code == 503 and down.json()["error"]["code"] == "service_unavailable"
+    finally:
+        system.start("gateway")
     for log in (Path(system.env["NGINX_PREFIX"]) / "access.log",
-                system.processes["gateway"].log_path):
-        assert token not in log.read_text()
+                system.processes["gateway"].log_path, system.processes["frontdoor"].log_path):
+        assert token not in log.read_text(), log
 
 
 # -- 3, after: the embargo ends by itself -----------------------------------------------------

@@ -171,6 +171,12 @@ def test_journalists_cannot_upload_and_a_text_file_leaves_nothing(studio, tmp_pa
     refused = system.api("POST", "/api/v1/uploads", headers={
         **TUS, **bearer(ana), "Upload-Length": "1000"})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    # nobody's body is read before the front door knows an editor sends it
+    for headers, status, code in ((bearer(ana), 403, "forbidden"), ({}, 401, "unauthorized")):
+        stranger = system.api("PATCH", f"/api/v1/uploads/{'0' * 32}", data=b"x" * (CHUNK * 4),
+                              headers={**TUS, **headers, "Upload-Offset": "0",
+                                       "Content-Type": "application/offset+octet-stream"})
+        assert (stranger.status_code, stranger.json()["error"]["code"]) == (status, code)
 
     before = ingest_folder_files(system)
     notes = tmp_path / "notes.mov"

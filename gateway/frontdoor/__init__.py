@@ -143,7 +143,7 @@ def error_bodies() -> dict[str, dict[str, str]]:
     app = Flask("frontdoor", root_path=str(TEMPLATE_DIR.parent))
     i18n.init_app(app)
     bodies: dict[str, dict[str, str]] = {}
-    for code in ("service_unavailable", "not_found"):
+    for code in ("service_unavailable", "not_found", "range_not_satisfiable"):
         bodies[code] = {}
         for language in i18n.LANGUAGES:
             with app.test_request_context(f"/?lang={language}"):

@@ -346,3 +346,11 @@ def test_uploads_in_progress_are_counted_under_a_lock_and_per_editor(app, master
     assert create(client, len(master), headers=EDITOR).status_code == 429  # still 3 of them
     store.limits = dataclasses.replace(store.limits, max_in_progress=4)
     assert create(client, len(master), headers=EDITOR).status_code == 201
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ({}, 401), ({"Authorization": "Bearer dead"}, 401),
+    ({"Authorization": f"Bearer {GOOD_TOKEN}"}, 403),
+    ({"Authorization": f"Bearer {EDITOR_TOKEN}"}, 204)])
+def test_the_front_door_asks_who_may_send_an_upload_before_reading_it(client, headers, status):
+    assert client.get("/_frontdoor/auth/editor", headers=headers).status_code == status

@@ -27,6 +27,8 @@ from services.shared import mediainfo
 
 from ..errors import ApiError
 from ..operations import EDITOR, Session, operation
+from ..rpc import current_rpc
+from ..sessions import request_credentials
 from .store import (
     CHECKSUM_ALGORITHMS,
     NotMedia,
@@ -270,6 +272,20 @@ def delete_upload(id: str, session: Session):
     return Response(status=204)
 
 
+# What the front door asks before it reads an upload's body (nginx's auth_request): whether
+# the caller is an editor. A path that is internal at the front door.
+front_door_checks = Blueprint("upload_checks", __name__)
+
+
+@front_door_checks.get("/_frontdoor/auth/editor")
+def editor_check():
+    credentials = request_credentials()  # 401 without a session
+    account = current_rpc().call("auth", "authenticate", token=credentials.token)  # 401
+    if EDITOR not in (account.get("roles") or []):
+        raise ApiError("forbidden", role=EDITOR)
+    return Response(status=204)
+
+
 def master_of(upload_id: str, session: Session) -> str:
     """The path (relative to the ingest folder) of this editor's complete upload, for the
     catalog's ingest."""
@@ -303,6 +319,7 @@ def init_app(app: Flask) -> None:
         app.config["MEDIA_ROOT"], limits_from(app.config), probe=probe_master,
         clock=lambda: datetime.now(UTC))
     app.register_blueprint(uploads)
+    app.register_blueprint(front_door_checks)
 
 
 def start_sweeper(app: Flask, interval: float) -> threading.Thread:
