@@ -161,10 +161,11 @@ def preview_file(subpath: str) -> str | None:
 @media.get("/media/<path:subpath>", merge_slashes=False)
 def preview(subpath: str):
     path = preview_file(subpath)
-    if path is None:
+    # (a file that is not there costs no question to the catalog)
+    if path is None or not is_regular_file(path):
         return error_response("not_found")
     caching = preview_caching(PREVIEW_FILE.fullmatch(subpath)["video_id"])
-    if caching is None or not is_regular_file(path):
+    if caching is None:
         return error_response("not_found")
     allow_caching(caching)
     return handover(subpath, MEDIA_TYPES[Path(subpath).suffix], "preview")
