@@ -10,14 +10,20 @@ both up where it can, and a missing one fails the test with what to install: nev
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
+import http.server
 import inspect
 import json
 import os
 import re
+import runpy
 import shutil
 import subprocess
+import sys
+import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import importlib_resources
 import jsonschema
@@ -312,6 +318,8 @@ def test_images_are_pinned(docs):
 
 def test_probes_answer_on_each_process_port(docs):
     for name, deployment in of_kind(docs, "Deployment").items():
+        if name == "gateway":  # loopback only, behind its front door: test_the_gateway_pods_probes
+            continue
         app = pod_spec(deployment)["containers"][0]
         ports = {p["name"]: p["containerPort"] for p in app.get("ports", [])}
         for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
@@ -319,12 +327,9 @@ def test_probes_answer_on_each_process_port(docs):
             assert get.get("path") == path, f"{name}: {probe} is not GET {path}"
             assert get.get("port") in ports, f"{name}: {probe} names no port of the container"
         env = {e["name"]: e.get("value") for e in app.get("env", [])}
-        if SERVICE_OF[name] is not None:
-            assert app["livenessProbe"]["httpGet"]["port"] == "metrics"
-            assert env.get("METRICS_PORT") == str(ports["metrics"]), (
-                f"{name}: METRICS_PORT is not the port the probes and Prometheus use")
-        else:
-            assert env.get("PORT") == str(ports["http"])
+        assert app["livenessProbe"]["httpGet"]["port"] == "metrics"
+        assert env.get("METRICS_PORT") == str(ports["metrics"]), (
+            f"{name}: METRICS_PORT is not the port the probes and Prometheus use")
 
 
 def test_every_deployment_has_a_disruption_budget(docs):
@@ -422,8 +427,10 @@ def test_every_secret_referenced_is_documented_or_made_by_an_operator(docs):
     readme = K8S_README.read_text()
     section = readme.split("## Secrets to create", 1)[-1].split("\n## ", 1)[0]
     clusters = set(of_kind(docs, "Cluster"))
-    tls = {t["secretName"] for i in of_kind(docs, "Ingress").values()
-           for t in i["spec"].get("tls") or []}
+    tls = {ref["name"] for g in of_kind(docs, "Gateway").values()
+           for listener in g["spec"]["listeners"]
+           for ref in (listener.get("tls") or {}).get("certificateRefs") or []
+           if ref.get("kind", "Secret") == "Secret" and not ref.get("group")}
     for name, key in sorted(referenced_secrets(docs) | {(s, "tls.crt") for s in tls}):
         if name.endswith("-app") and name.removesuffix("-app") in clusters:
             assert key == "uri", f"{name}: CloudNativePG's app secret has the key uri"
@@ -525,6 +532,542 @@ def test_every_process_is_scraped(docs):
             assert endpoint["port"] in ports and endpoint["path"] == "/metrics"
             # our metrics carry `service` and `endpoint` labels of their own (monitoring.yaml)
             assert endpoint.get("honorLabels") is True, name
+
+
+# --- the gateway pod: gunicorn on the loopback, behind its front door (nginx) ---------------------
+
+GATEWAY_CONTAINERS = ("gateway", "frontdoor", "frontdoor-log-metrics", "frontdoor-nginx-metrics")
+FRONTDOOR = ["python", "-m", "gateway.frontdoor"]
+EDGE = "newsreel"  # the Gateway (edge.yaml)
+# NGINX Gateway Fabric labels the pods of the proxies it runs for a Gateway with its name.
+EDGE_POD_LABELS = {"gateway.networking.k8s.io/gateway-name": EDGE}
+MONITORING = {"kubernetes.io/metadata.name": "monitoring"}
+GUNICORN_CONF = REPO / "gateway" / "gunicorn_conf.py"
+
+
+def container(deployment: dict, name: str) -> dict:
+    found = [c for c in pod_spec(deployment)["containers"] if c["name"] == name]
+    assert len(found) == 1, f"{deployment['metadata']['name']}: no container {name}"
+    return found[0]
+
+
+def gateway_pod(docs) -> dict:
+    return of_kind(docs, "Deployment")["gateway"]
+
+
+def named_ports(deployment: dict) -> dict[str, tuple[str, int]]:
+    """Port name -> (container, port number), over the pod's containers."""
+    return {p["name"]: (c["name"], p["containerPort"]) for c in pod_spec(deployment)["containers"]
+            for p in c.get("ports") or []}
+
+
+@functools.cache
+def image_env() -> dict[str, str]:
+    """The runtime image's ENV (deploy/Dockerfile's last stage), PATH left out."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    final = re.split(r"^FROM ", dockerfile, flags=re.M)[-1]
+    env = {}
+    for line in re.findall(r"^ENV\s+(.+)$", final, re.M):
+        env.update((k, v) for k, v in re.findall(r"(\w+)=(\S+)", line) if k != "PATH")
+    return env
+
+
+def container_env(docs, c: dict) -> dict[str, str]:
+    """A container's environment as it starts: the image's ENV, its ConfigMaps' data, then its
+    own `env` values, $(VAR) expanded as the kubelet does (Secrets left out)."""
+    maps = of_kind(docs, "ConfigMap")
+    env = dict(image_env())
+    for source in c.get("envFrom") or []:
+        if "configMapRef" in source:
+            env.update(maps[source["configMapRef"]["name"]].get("data") or {})
+    for e in c.get("env") or []:
+        if "value" in e:
+            env[e["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)),
+                                    e["value"])
+    return env
+
+
+def frontdoor_settings(env: dict[str, str], monkeypatch):
+    """The FrontDoorSettings `python -m gateway.frontdoor` builds in that environment, run as the
+    pod's uid (never root: no `user` line)."""
+    from gateway.frontdoor import FrontDoorSettings
+
+    source = (REPO / "gateway" / "frontdoor" / "__init__.py").read_text()
+    read = {n for n in re.findall(r'"([A-Z][A-Z0-9_]+)"', source) if not n.endswith("_BIN")}
+    for name in read | {"NEWSREEL_VAR"}:
+        if name in env:
+            monkeypatch.setenv(name, env[name])
+        else:
+            monkeypatch.delenv(name, raising=False)
+    return dataclasses.replace(FrontDoorSettings.from_env(), as_root=False)
+
+
+def on_this_machine(text: str, mounts: dict[str, Path]) -> str:
+    """`text` with each of a container's mount paths (/run/frontdoor, /media) replaced by the
+    local folder standing for its volume."""
+    for pod_path in sorted(mounts, key=len, reverse=True):
+        text = re.sub(rf"(?:^|(?<=[\s,])){re.escape(pod_path)}(?=[/;,\s]|$)",
+                      str(mounts[pod_path]), text)
+    return text
+
+
+def quantity(text: str) -> int:
+    """A Kubernetes quantity of bytes (2Gi, 128Mi, 1G) as a number."""
+    number, unit = re.fullmatch(r"(\d+)([KMGT]i?|k)?", str(text)).groups()
+    powers = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
+              "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+    return int(number) * powers.get(unit or "", 1)
+
+
+def nginx_size(text: str) -> int:
+    """An nginx size (80m, 512k, 1g, 1024) in bytes."""
+    number, unit = re.fullmatch(r"(\d+)([kmg]?)", text).groups()
+    return int(number) * 1024 ** " kmg".index(unit or " ")
+
+
+def nginx_seconds(text: str) -> float:
+    """An nginx time (600s, 10m, 1h, 500ms, 60) in seconds."""
+    number, unit = re.fullmatch(r"(\d+)(ms|s|m|h)?", text).groups()
+    return int(number) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[unit]
+
+
+def volume_of(deployment: dict, c: dict, path: str) -> tuple[str, dict]:
+    """The mount of container `c` that holds `path` (the deepest one) and its volume."""
+    mounts = [m for m in c.get("volumeMounts") or []
+              if path == m["mountPath"] or path.startswith(m["mountPath"].rstrip("/") + "/")]
+    assert mounts, f"{c['name']}: {path} is on no volume (the root filesystem is read-only)"
+    mount = max(mounts, key=lambda m: len(m["mountPath"]))
+    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+    return mount["mountPath"], {**volumes[mount["name"]], "readOnly": bool(mount.get("readOnly"))}
+
+
+def test_the_gateway_pod_is_the_gateway_and_its_front_door(docs):
+    deployment = gateway_pod(docs)
+    assert [c["name"] for c in pod_spec(deployment)["containers"]] == list(GATEWAY_CONTAINERS)
+    assert container(deployment, "frontdoor")["command"] == [*FRONTDOOR, "run"]
+    assert container(deployment, "frontdoor-log-metrics")["command"] == [*FRONTDOOR, "mtail"]
+    assert container(deployment, "frontdoor-nginx-metrics")["command"] == [*FRONTDOOR, "exporter"]
+    assert not any(c.get("args") for c in pod_spec(deployment)["containers"])
+
+
+def test_the_front_door_runs_the_config_the_tests_run(docs, tmp_path, monkeypatch):
+    """The nginx config the frontdoor container would render is rendered here by the same code
+    from the same environment (the ConfigMap resolved), its paths checked against the
+    container's volumes, and `nginx -t` passes on it with each volume a local folder."""
+    from gateway.frontdoor import nginx_command, prepare, render
+
+    deployment = gateway_pod(docs)
+    frontdoor = container(deployment, "frontdoor")
+    env = container_env(docs, frontdoor)
+    assert {"NGINX_PREFIX", "MEDIA_ROOT"} <= set(env), (
+        "without them the runner writes below NEWSREEL_VAR, on the read-only root")
+    pod = frontdoor_settings(env, monkeypatch)
+    # nginx alone: mtail and the exporter are containers of their own, not its children
+    assert pod.log_metrics_port is None and pod.nginx_metrics_port is None
+    ports = {p["name"]: p["containerPort"] for p in frontdoor["ports"]}
+    assert (pod.host, pod.port, pod.status_port) == ("0.0.0.0", ports["http"], ports["status"])
+    assert pod.workers != "auto", "auto is the node's CPU count, not the container's limit"
+    config = render(pod)
+
+    # What nginx writes (pid, request bodies, temp files, the log file) is on the container's
+    # writable volumes, under its prefix; nothing under /var/log/nginx or /var/lib/nginx.
+    def writable(path: str) -> bool:
+        return not volume_of(deployment, frontdoor, path)[1]["readOnly"]
+
+    temp = dict(re.findall(r"^\s*(\w+)_temp_path\s+([^\s;]+)", config, re.M))
+    assert set(temp) == {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}, (
+        "every temp path nginx was compiled with (/var/lib/nginx/...) is set")
+    for path in [*temp.values(), *re.findall(r"^\s*pid\s+([^\s;]+)", config, re.M)]:
+        assert path.startswith(f"{pod.prefix}/") and writable(path), path
+    logs = [p for p in re.findall(r"^\s*access_log\s+([^\s;]+)", config, re.M) if p != "off"]
+    assert logs == list(pod.access_logs)
+    assert all(p.startswith("/dev/std") or writable(p) for p in logs), logs
+    assert set(re.findall(r"^\s*error_log\s+([^\s;]+)", config, re.M)) == {"stderr"}
+    assert "/var/log/nginx" not in config and "/var/lib/nginx" not in config
+    # The prefix holds request bodies of up to a chunk each: room for a few at once.
+    _, prefix_volume = volume_of(deployment, frontdoor, str(pod.prefix))
+    assert quantity(prefix_volume["emptyDir"]["sizeLimit"]) >= 8 * pod.upload_chunk_max
+    # The media nginx serves, read-only.
+    media_mount, media = volume_of(deployment, frontdoor, str(pod.media_root))
+    assert media_mount == str(pod.media_root) and media["readOnly"]
+
+    # The same config on this machine, each volume a folder here; nginx -t on it.
+    tmp = tmp_path.resolve()
+    mounts = {m["mountPath"]: tmp / m["name"] for m in frontdoor["volumeMounts"]}
+    for folder in mounts.values():
+        folder.mkdir()  # a volume's mount point exists before the container starts
+    here = frontdoor_settings({k: on_this_machine(v, mounts) for k, v in env.items()},
+                              monkeypatch)
+    try:
+        tested = prepare(here)
+        command = nginx_command(here, tested, "-t", "-q")
+    except SystemExit as exc:
+        pytest.fail(f"{exc} (./scripts/test installs nginx)")
+    as_in_the_pod = tested.read_text()
+    for pod_path, folder in sorted(mounts.items(), key=lambda m: -len(str(m[1]))):
+        as_in_the_pod = as_in_the_pod.replace(str(folder), pod_path)
+    assert as_in_the_pod == config, "only the volumes' paths differ"
+    check = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+    assert check.returncode == 0, f"nginx -t refuses the pod's config:\n{check.stderr}"
+
+
+def test_the_gateway_listens_on_the_pods_loopback_only(docs):
+    deployment = gateway_pod(docs)
+    gateway, frontdoor = container(deployment, "gateway"), container(deployment, "frontdoor")
+    env, front = container_env(docs, gateway), container_env(docs, frontdoor)
+    # gunicorn's bind, as gateway/gunicorn_conf.py computes it in that environment
+    saved = {k: os.environ.get(k) for k in ("HOST", "PORT")}
+    try:
+        for k in saved:
+            os.environ.pop(k, None)
+            if k in env:
+                os.environ[k] = env[k]
+        conf = runpy.run_path(str(GUNICORN_CONF))
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None)
+            if v is not None:
+                os.environ[k] = v
+    assert conf["bind"] == f"127.0.0.1:{front['GATEWAY_PORT']}", conf["bind"]
+    assert not gateway.get("ports"), "nothing outside the pod may name gunicorn's port"
+    # The Service: `http` is the front door's port; no port leads to gunicorn's.
+    ports = named_ports(deployment)
+    service = of_kind(docs, "Service")["gateway"]
+    targets = {p["name"]: ports[p["targetPort"]] if isinstance(p["targetPort"], str)
+               else (None, p["targetPort"]) for p in service["spec"]["ports"]}
+    assert targets["http"] == ("frontdoor", int(front["PORT"]))
+    assert int(env["PORT"]) not in {port for _, port in targets.values()}
+    assert all(owner != "gateway" for owner, _ in targets.values())
+    # The gateway believes the one X-Forwarded-For hop nginx writes; nginx believes the
+    # Gateway's proxies (a list of networks that parses, never empty).
+    from gateway.frontdoor import parse_networks
+
+    assert env["TRUSTED_PROXY_COUNT"] == "1"
+    assert parse_networks(front.get("TRUSTED_PROXIES") or ""), "TRUSTED_PROXIES is not set"
+
+
+def _serving(status: int):
+    """A local HTTP server answering every GET with `status`, in a thread."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_the_gateway_pods_probes(docs):
+    deployment = gateway_pod(docs)
+    for c in pod_spec(deployment)["containers"]:
+        assert c.get("livenessProbe") and c.get("readinessProbe"), c["name"]
+    # gunicorn on the loopback: the kubelet's httpGet cannot reach it, an exec probe asks.
+    gateway = container(deployment, "gateway")
+    env = container_env(docs, gateway)
+    ready_within = float(env.get("READINESS_TIMEOUT_SECONDS") or re.search(
+        r'"READINESS_TIMEOUT_SECONDS", ([\d.]+)', (REPO / "gateway" / "config.py").read_text())[1])
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        spec = gateway[probe]
+        command = spec["exec"]["command"]
+        assert command[:2] == ["python", "-c"], command
+        url, timeout = re.search(r"urlopen\('(http://[^']+)', timeout=([\d.]+)\)",
+                                 command[2]).groups()
+        assert url == f"http://{env['HOST']}:{env['PORT']}{path}", url
+        assert float(timeout) < spec["timeoutSeconds"], "urllib gives up before the kubelet"
+        if path == "/readyz":
+            assert float(timeout) > ready_within, "the gateway's own ping has time to answer"
+        # The command itself, against a server here: a 2xx passes, a 503 fails.
+        for status, passes in ((200, True), (503, False)):
+            server = _serving(status)
+            try:
+                local = command[2].replace(f"{env['HOST']}:{env['PORT']}/",
+                                           f"127.0.0.1:{server.server_address[1]}/")
+                out = subprocess.run([sys.executable, "-c", local], capture_output=True,
+                                     check=False, timeout=30)
+            finally:
+                server.shutdown()
+                server.server_close()
+            assert (out.returncode == 0) == passes, (probe, status, out.stderr)
+    # nginx: alive when it answers its own status page; ready when a request through it
+    # reaches the gateway's /readyz.
+    frontdoor = container(deployment, "frontdoor")
+    assert frontdoor["livenessProbe"]["httpGet"] == {"path": "/stub_status", "port": "status"}
+    assert frontdoor["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    # mtail and the exporter: each on its own port
+    for name in GATEWAY_CONTAINERS[2:]:
+        c = container(deployment, name)
+        own = {p["name"] for p in c["ports"]}
+        for probe in ("livenessProbe", "readinessProbe"):
+            assert c[probe]["httpGet"]["port"] in own, (name, probe)
+
+
+def test_the_gateway_pod_stops_within_its_grace_period(docs, monkeypatch):
+    deployment = gateway_pod(docs)
+    grace = pod_spec(deployment)["terminationGracePeriodSeconds"]
+
+    def pre_stop(c: dict) -> int:
+        return ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
+
+    gateway, frontdoor = container(deployment, "gateway"), container(deployment, "frontdoor")
+    graceful = runpy.run_path(str(GUNICORN_CONF))["graceful_timeout"]
+    assert pre_stop(gateway) + graceful < grace
+    settings = frontdoor_settings(container_env(docs, frontdoor), monkeypatch)
+    assert pre_stop(frontdoor) + settings.shutdown_timeout < grace, (
+        "NGINX_SHUTDOWN_SECONDS ends the transfers before the kubelet kills nginx")
+    assert pre_stop(frontdoor) == pre_stop(gateway), "both keep serving until the proxies know"
+
+
+def test_mtail_and_the_exporter_watch_this_pods_nginx(docs, monkeypatch):
+    from gateway.frontdoor import exporter_command, log_files, mtail_command
+
+    deployment = gateway_pod(docs)
+    monkeypatch.setenv("MTAIL_BIN", "/usr/bin/mtail")
+    monkeypatch.setenv("NGINX_EXPORTER_BIN", "/usr/bin/prometheus-nginx-exporter")
+    frontdoor = container(deployment, "frontdoor")
+    front = frontdoor_settings(container_env(docs, frontdoor), monkeypatch)
+    counted_by_nginx = str(log_files(front)[0])
+    for name, option in (("frontdoor-log-metrics", "--port"),
+                         ("frontdoor-nginx-metrics", "-web.listen-address")):
+        c = container(deployment, name)
+        env = container_env(docs, c)
+        assert {"NGINX_PREFIX", "MEDIA_ROOT"} <= set(env), name
+        settings = frontdoor_settings(env, monkeypatch)
+        port = c["ports"][0]["containerPort"]
+        if option == "--port":
+            command = mtail_command(settings)
+            counted = command[command.index("--logs") + 1]
+            assert counted == counted_by_nginx, "mtail counts the file nginx writes"
+            # on the one volume both mount at the same place, writable by nginx
+            mine, volume = volume_of(deployment, c, counted)
+            theirs, nginx_volume = volume_of(deployment, frontdoor, counted)
+            assert (mine, volume["name"]) == (theirs, nginx_volume["name"])
+            assert "emptyDir" in volume and not nginx_volume["readOnly"]
+            # room for the file and its rotated copy
+            assert quantity(volume["emptyDir"]["sizeLimit"]) >= 2 * front.log_max_bytes
+            assert command[command.index("--port") + 1] == str(port)
+            assert command[command.index("--address") + 1] == "0.0.0.0"
+        else:
+            command = exporter_command(settings)
+            assert (f"-nginx.scrape-uri=http://127.0.0.1:{front.status_port}/stub_status"
+                    in command), command
+            assert f"-web.listen-address=0.0.0.0:{port}" in command, command
+
+
+def test_the_gateway_writes_uploads_and_nginx_only_reads_media(docs, tmp_path):
+    from services.shared.media_layout import SERVED_FOLDERS
+
+    deployment = gateway_pod(docs)
+    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+    [media] = [n for n, v in volumes.items()
+               if (v.get("persistentVolumeClaim") or {}).get("claimName") == "media"]
+    assert not volumes[media]["persistentVolumeClaim"].get("readOnly")
+    mounts = {c["name"]: [m for m in c.get("volumeMounts") or [] if m["name"] == media]
+              for c in pod_spec(deployment)["containers"]}
+    root = container_env(docs, container(deployment, "gateway"))["MEDIA_ROOT"]
+    assert [(m["mountPath"], bool(m.get("readOnly"))) for m in mounts["gateway"]] == [
+        (root, False)], "tus uploads are written to MEDIA_ROOT/ingest"
+    assert [(m["mountPath"], m.get("readOnly")) for m in mounts["frontdoor"]] == [(root, True)]
+    assert not mounts["frontdoor-log-metrics"] and not mounts["frontdoor-nginx-metrics"]
+    # The gateway (started first) makes the folders nginx serves from before the front door
+    # starts: its postStart hook, run here.
+    hook = container(deployment, "gateway")["lifecycle"]["postStart"]["exec"]["command"]
+    assert hook[0] == "python"
+    out = subprocess.run([sys.executable, *hook[1:]], cwd=REPO, capture_output=True, text=True,
+                         check=False, timeout=60,
+                         env={**os.environ, "MEDIA_ROOT": str(tmp_path / "media")})
+    assert out.returncode == 0, out.stderr
+    assert all((tmp_path / "media" / folder).is_dir() for folder in SERVED_FOLDERS)
+
+
+def test_prometheus_scrapes_the_gateway_pods_three_metrics_ports(docs):
+    deployment = gateway_pod(docs)
+    service = of_kind(docs, "Service")["gateway"]
+    monitor = of_kind(docs, "ServiceMonitor")["gateway"]
+    ports, named = {p["name"]: p for p in service["spec"]["ports"]}, named_ports(deployment)
+    scraped = {named[ports[e["port"]]["targetPort"]] for e in monitor["spec"]["endpoints"]}
+    env = {name: container_env(docs, container(deployment, name))
+           for name in GATEWAY_CONTAINERS}
+    assert scraped == {
+        # the gateway's /metrics, which nginx proxies on its status port
+        ("frontdoor", int(env["frontdoor"]["FRONTDOOR_STATUS_PORT"])),
+        ("frontdoor-log-metrics", int(env["frontdoor-log-metrics"]["FRONTDOOR_LOG_METRICS_PORT"])),
+        ("frontdoor-nginx-metrics",
+         int(env["frontdoor-nginx-metrics"]["FRONTDOOR_NGINX_METRICS_PORT"]))}
+    assert {port for _, port in scraped} == {9106, 9107, 9113}
+
+
+# --- the edge: the Gateway API (NGINX Gateway Fabric) in front of the gateway pods --------------
+
+def serving_routes(docs) -> dict[str, dict]:
+    """The HTTPRoutes that send requests to a backend (not only redirect)."""
+    return {name: r for name, r in of_kind(docs, "HTTPRoute").items()
+            if any(rule.get("backendRefs") for rule in r["spec"]["rules"])}
+
+
+def test_the_edge_routes_the_web_to_the_front_door(overlay, docs):
+    gateways = of_kind(docs, "Gateway")
+    assert list(gateways) == [EDGE]
+    spec = gateways[EDGE]["spec"]
+    assert spec["gatewayClassName"] == "nginx", "NGINX Gateway Fabric's class (README.md)"
+    listeners = {listener["name"]: listener for listener in spec["listeners"]}
+    deployment = gateway_pod(docs)
+    service = of_kind(docs, "Service")["gateway"]
+    front = container_env(docs, container(deployment, "frontdoor"))
+    public = urlsplit(container_env(docs, container(deployment, "gateway"))["PUBLIC_BASE_URL"])
+    attached = {}
+    for name, route in of_kind(docs, "HTTPRoute").items():
+        for parent in route["spec"]["parentRefs"]:
+            assert parent["name"] == EDGE and parent.get("kind", "Gateway") == "Gateway"
+            assert not parent.get("namespace")
+            listener = listeners[parent["sectionName"]]
+            assert set(route["spec"]["hostnames"]) <= {listener["hostname"]}, name
+            attached.setdefault(name, []).append(listener)
+    for name, route in serving_routes(docs).items():
+        for rule in route["spec"]["rules"]:
+            for ref in rule.get("backendRefs") or []:
+                assert (ref.get("kind", "Service"), ref["name"]) == ("Service", "gateway")
+                [port] = [p for p in service["spec"]["ports"] if p["port"] == ref["port"]]
+                assert named_ports(deployment)[port["targetPort"]] == (
+                    "frontdoor", int(front["PORT"])), "the web reaches nginx, nothing else"
+        # served where PUBLIC_BASE_URL says
+        for listener in attached[name]:
+            assert listener["hostname"] == public.hostname
+            assert listener["protocol"] == public.scheme.upper(), (name, listener["name"])
+    assert serving_routes(docs)
+    if public.scheme == "https":
+        [https] = [lis for lis in listeners.values() if lis["protocol"] == "HTTPS"]
+        assert https["tls"].get("mode", "Terminate") == "Terminate"
+        assert [r["name"] for r in https["tls"]["certificateRefs"]] == ["newsreel-tls"]
+        # plain HTTP only redirects there
+        for name, route in of_kind(docs, "HTTPRoute").items():
+            if any(lis["protocol"] == "HTTP" for lis in attached[name]):
+                for rule in route["spec"]["rules"]:
+                    assert not rule.get("backendRefs"), name
+                    assert [f["requestRedirect"]["scheme"] for f in rule["filters"]] == ["https"]
+    assert overlay.name != "production" or public.scheme == "https"
+
+
+def policies_for(docs, kind: str) -> list[dict]:
+    """The NGF policies of `kind` attached to a route that serves the gateway, or to the Gateway."""
+    serving = set(serving_routes(docs))
+    found = []
+    for policy in of_kind(docs, kind).values():
+        refs = policy["spec"].get("targetRefs") or [policy["spec"]["targetRef"]]
+        for ref in refs:
+            assert ref["group"] == "gateway.networking.k8s.io"
+            if (ref["kind"], ref["name"]) in {("Gateway", EDGE), *(("HTTPRoute", r)
+                                                                  for r in serving)}:
+                found.append(policy["spec"])
+    return found
+
+
+def test_the_edge_passes_upload_chunks_and_long_transfers(docs, monkeypatch):
+    from gateway.frontdoor import render
+
+    deployment = gateway_pod(docs)
+    front = frontdoor_settings(container_env(docs, container(deployment, "frontdoor")),
+                               monkeypatch)
+    gateway_env = container_env(docs, container(deployment, "gateway"))
+    from gateway.config import DEFAULT_UPLOAD_CHUNK_MAX_BYTES
+
+    chunk = int(gateway_env.get("UPLOAD_CHUNK_MAX_BYTES") or DEFAULT_UPLOAD_CHUNK_MAX_BYTES)
+    assert chunk == front.upload_chunk_max, "nginx and the gateway take the same chunks"
+    # The body limit of the Gateway's proxies lets a whole chunk through (NGF's default is 1m).
+    [client] = policies_for(docs, "ClientSettingsPolicy")
+    assert nginx_size(client["body"]["maxSize"]) >= chunk
+    assert nginx_seconds(client["body"]["timeout"]) >= 60
+    # They pass downloads on unbuffered, and wait for the front door at least as long as it
+    # waits for the gateway (an upload chunk is answered once stored).
+    [proxy] = policies_for(docs, "ProxySettingsPolicy")
+    assert proxy["buffering"]["disable"] is True
+    waits = [nginx_seconds(t) for t in re.findall(r"proxy_read_timeout\s+(\w+);", render(front))]
+    assert waits and nginx_seconds(proxy["timeout"]["read"]) >= max(waits)
+
+
+def ingress_rules(policies: dict, labels: dict, named: dict[str, int]):
+    """(peer, ports) for each ingress rule of each policy selecting pods with `labels`: peer {}
+    for anyone, named ports resolved with `named` (a name the pod lacks matches nothing)."""
+    for policy in policies.values():
+        if "Ingress" not in policy["spec"]["policyTypes"] or not selects(
+                policy["spec"]["podSelector"], labels):
+            continue
+        for rule in policy["spec"].get("ingress") or []:
+            ports = set()
+            for port in rule.get("ports") or [{}]:
+                value = port.get("port", "*")
+                if isinstance(value, str) and value != "*":
+                    if value in named:
+                        ports.add(named[value])
+                else:
+                    ports.add(value)
+            for peer in rule.get("from") or [{}]:
+                yield peer, ports
+
+
+def test_only_the_edge_reaches_the_front_door_and_only_prometheus_the_metrics(docs):
+    policies = of_kind(docs, "NetworkPolicy")
+    deployment = gateway_pod(docs)
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    named = {name: port for name, (_, port) in named_ports(deployment).items()}
+    admitted: dict[str, set] = {}
+    for peer, ports in ingress_rules(policies, labels, named):
+        if set(peer) == {"namespaceSelector"} and selects(peer["namespaceSelector"], MONITORING):
+            who = "prometheus"
+        elif set(peer) == {"podSelector"} and selects(peer["podSelector"], EDGE_POD_LABELS):
+            who = "the Gateway's proxies"
+        else:
+            pytest.fail(f"the gateway pod admits {peer or 'anyone'} on {ports}")
+        admitted.setdefault(who, set()).update(ports)
+    front = container_env(docs, container(deployment, "frontdoor"))
+    assert admitted == {"the Gateway's proxies": {int(front["PORT"])},
+                        "prometheus": {9106, 9107, 9113}}
+    gunicorn = int(container_env(docs, container(deployment, "gateway"))["PORT"])
+    assert all(gunicorn not in ports for ports in admitted.values())
+    # The proxies themselves (pods NGF runs in this namespace, under default-deny): the world
+    # in on the listeners' ports, out to the front door.
+    listeners = {listener["port"] for g in of_kind(docs, "Gateway").values()
+                 for listener in g["spec"]["listeners"]}
+    from_anyone = {p for peer, ports in ingress_rules(policies, EDGE_POD_LABELS, {})
+                   if peer == {} for p in ports}
+    assert listeners <= from_anyone
+    out = {port.get("port") for p in policies.values()
+           if "Egress" in p["spec"]["policyTypes"] and selects(p["spec"]["podSelector"],
+                                                               EDGE_POD_LABELS)
+           for rule in p["spec"].get("egress") or []
+           if any(set(peer) == {"podSelector"} and selects(peer["podSelector"], labels)
+                  for peer in rule.get("to") or [])
+           for port in rule.get("ports") or []}
+    assert out == {int(front["PORT"])}
+
+
+# --- the image -----------------------------------------------------------------------------------
+
+def test_the_image_has_the_front_door_and_the_portals_packages():
+    dockerfile = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    build, runtime = re.split(r"^FROM ", dockerfile, flags=re.M)[1:]
+
+    def installed(stage: str) -> set[str]:
+        return {word for words in re.findall(r"apt-get install ([^&\n]+)", stage)
+                for word in words.split() if not word.startswith("-")}
+
+    assert {"ffmpeg", "nginx", "mtail", "prometheus-nginx-exporter"} <= installed(runtime)
+    assert not {"nodejs", "npm"} & installed(runtime), "no JavaScript runs in the image"
+    assert {"nodejs", "npm"} <= installed(build)
+    # The portal's packages, vendored as scripts/lib/bootstrap.sh's nr_vendor does.
+    bootstrap = (REPO / "scripts" / "lib" / "bootstrap.sh").read_text()
+    npm_ci = re.search(r"npm ci(?: --[\w-]+)+", bootstrap)[0]
+    assert npm_ci in build, npm_ci
+    assert "COPY gateway/static/vendor/package.json gateway/static/vendor/package-lock.json" in (
+        build)
+    pairs = re.search(r"^NR_VENDOR_FILES=\(([^)]*)\)", bootstrap, re.M)[1]
+    for pair in re.findall(r'"([^"]+)"', pairs):
+        source, target = pair.split(":")
+        assert re.search(rf"cp \S*/node_modules/{re.escape(source)} "
+                         rf"gateway/static/vendor/{re.escape(target)}(\s|$)", build), pair
 
 
 # --- RabbitMQ: the queues the code declares, and who may touch them ------------------------------
@@ -716,7 +1259,54 @@ def code_metrics() -> dict[str, tuple[str, frozenset[str]]]:
                     series = [name]
                 for s in series:
                     exposed[s] = (name, labels)
+    exposed.update(mtail_metrics())
     return exposed
+
+
+MTAIL_PROGRAMS = REPO / "gateway" / "frontdoor" / "mtail"
+
+
+@functools.cache
+def mtail_metrics() -> dict[str, tuple[str, frozenset[str]]]:
+    """The front door's metrics, declared in mtail's programs (gateway/frontdoor/mtail), as
+    mtail exposes them: a counter or gauge under its own name, a histogram as _bucket, _sum
+    and _count; no prog label (the runner passes --emit_prog_label=false)."""
+    exposed = {}
+    for path in sorted(MTAIL_PROGRAMS.glob("*.mtail")):
+        declarations = re.findall(
+            r"^(counter|gauge|histogram)\s+([a-z_][a-z0-9_]*)(?:\s+by\s+(.+?))?"
+            r"(?:\s+buckets\s+.*)?\s*$", path.read_text(), re.M)
+        for kind, name, by in declarations:
+            labels = frozenset(label.strip() for label in by.split(",") if label.strip())
+            series = [f"{name}_{s}" for s in ("bucket", "sum", "count")] if (
+                kind == "histogram") else [name]
+            for s in series:
+                exposed[s] = (name, labels)
+    return exposed
+
+
+# prometheus-nginx-exporter's metrics from nginx's stub_status (no labels but the target's), as
+# Debian 12's prometheus-nginx-exporter 0.11.0 serves them (read from its /metrics in front of
+# our nginx): the names an alert or a panel may use besides ours.
+NGINX_EXPORTER_METRICS = frozenset({
+    "nginx_up", "nginx_connections_accepted", "nginx_connections_active",
+    "nginx_connections_handled", "nginx_connections_reading", "nginx_connections_waiting",
+    "nginx_connections_writing", "nginx_http_requests_total"})
+
+
+def known_metrics() -> dict[str, tuple[str, frozenset[str]]]:
+    return {**{m: (m, frozenset()) for m in NGINX_EXPORTER_METRICS}, **code_metrics()}
+
+
+def test_the_front_doors_metrics_are_read_from_its_mtail_program():
+    mtail = mtail_metrics()
+    kinds = {name for name, _ in mtail.values()}
+    assert kinds == {"newsreel_frontdoor_requests_total", "newsreel_frontdoor_sent_bytes_total",
+                     "newsreel_frontdoor_received_bytes_total",
+                     "newsreel_frontdoor_cut_short_total", "newsreel_frontdoor_request_seconds"}
+    assert mtail["newsreel_frontdoor_requests_total"][1] == {"kind", "status"}
+    assert mtail["newsreel_frontdoor_request_seconds_bucket"][1] == {"kind"}
+    assert "newsreel_frontdoor_request_seconds" not in mtail, "a histogram has no bare series"
 
 
 def test_the_metrics_the_brief_names_are_exposed():
@@ -734,21 +1324,25 @@ def test_the_metrics_the_brief_names_are_exposed():
                                                                     "status"}
 
 
+OURS = r"\b(?:newsreel|nginx)_[a-z0-9_]+"
+
+
 def promql_problems(expr: str) -> list[str]:
     problems = []
-    used = set(re.findall(r"\bnewsreel_[a-z0-9_]+", expr))
-    metrics = code_metrics()
+    used = set(re.findall(OURS, expr))
+    metrics = known_metrics()
     for series in used:
         if series not in metrics:
             problems.append(f"{series} is exposed by no code")
     known = set().union(*(metrics[s][1] for s in used if s in metrics)) | TARGET_LABELS
-    for series, matchers in re.findall(r"\b(newsreel_[a-z0-9_]+)\{([^}]*)\}", expr):
+    for series, matchers in re.findall(rf"({OURS})\{{([^}}]*)\}}", expr):
         if series in metrics:
             for label in re.findall(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)", matchers):
                 if label not in metrics[series][1] | TARGET_LABELS:
                     problems.append(f"{series} has no label {label}")
     # `by (...)` labels, when every metric in the expression is ours
-    if used and not re.search(r"\b(?!newsreel_)[a-z]+_[a-z_]+\{", expr) and "up{" not in expr:
+    if used and not re.search(r"\b(?!newsreel_|nginx_)[a-z]+_[a-z_]+\{", expr) and (
+            "up{" not in expr):
         for group in re.findall(r"\bby\s*\(([^)]*)\)", expr):
             for label in filter(None, (g.strip() for g in group.split(","))):
                 if label not in known:
@@ -786,6 +1380,14 @@ def test_promql_check_catches_a_wrong_name_or_label():
     assert promql_problems("rate(newsreel_mail_total[5m])")
     assert promql_problems("sum by (queue) (rate(newsreel_mails_total[5m]))")
     assert not promql_problems("sum by (kind) (rate(newsreel_mails_total{outcome='failed'}[5m]))")
+    # the front door's: mtail's and the exporter's
+    assert not promql_problems(
+        'sum by (kind) (rate(newsreel_frontdoor_sent_bytes_total{kind="upload"}[5m]))')
+    assert promql_problems("sum by (method) (rate(newsreel_frontdoor_requests_total[5m]))")
+    assert promql_problems("rate(newsreel_frontdoor_request_seconds[5m])")
+    assert not promql_problems('sum(nginx_connections_writing{job="gateway"})')
+    assert promql_problems('sum(nginx_connection_writing{job="gateway"})')
+    assert promql_problems('nginx_up{kind="x"}')
 
 
 def test_the_image_runs_as_the_pods_user_and_commands_are_exec_form(docs):
