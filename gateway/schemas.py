@@ -7,6 +7,8 @@ Patterns are unanchored searches (`[^\\s…]`, `not: [control]`) or paired with 
 JSON Schema patterns are ECMA-262, jsonschema runs them with Python's `re.search`, and the two
 disagree on `$` before a trailing newline."""
 
+from services.shared.media_layout import UPLOAD_ID_PATTERN
+
 from .terms import TERMS_VERSION
 
 EMAIL = {
@@ -273,9 +275,11 @@ SHOT = _object({
 }, required=["in_tc", "out_tc", "kind", "description"], title="Shot")
 SHOTLIST = {"type": "array", "maxItems": 1_000, "items": SHOT,
             "description": "In order, without overlaps, inside the video."}
+UPLOAD_ID = {"type": "string", "pattern": f"^{UPLOAD_ID_PATTERN}$",
+             "description": "An upload's id: the last segment of its URL."}
 VIDEO_INGEST = _object({
     "news_id": NEWS_ID,
-    "upload_id": {"type": "string", "pattern": "^[0-9a-f]{32}$",
+    "upload_id": {**UPLOAD_ID,
                   "description": "A complete upload of yours (POST /api/v1/uploads, tus): "
                                  "the master. Give this or `master_path`."},
     "master_path": _text(1_000, required=True,

@@ -48,7 +48,7 @@ from flask import Flask
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.shared.config import env, env_int, var_dir
-from services.shared.media_layout import SERVED_FOLDERS
+from services.shared.media_layout import SERVED_FOLDERS, UPLOAD_ID_PATTERN
 
 from .. import errors, i18n
 from ..config import DEFAULT_UPLOAD_CHUNK_MAX_BYTES
@@ -165,7 +165,7 @@ def render(settings: FrontDoorSettings) -> str:
         upload_chunk_max=settings.upload_chunk_max, api_body_max=API_BODY_MAX_BYTES,
         internal_prefix=INTERNAL_PREFIX, media_folders=media_folders(settings.media_root),
         as_root=settings.as_root, retry_after=errors.SERVICE_UNAVAILABLE_RETRY_AFTER,
-        bodies=error_bodies())
+        bodies=error_bodies(), upload_id_pattern=UPLOAD_ID_PATTERN)
 
 
 def prepare(settings: FrontDoorSettings) -> Path:

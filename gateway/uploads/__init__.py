@@ -25,6 +25,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from services.shared import mediainfo
 
+from .. import schemas
 from ..errors import ApiError
 from ..operations import EDITOR, Session, operation
 from ..rpc import current_rpc
@@ -50,8 +51,7 @@ TAG = "uploads"
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination,expiration,checksum"
 CHUNK_TYPE = "application/offset+octet-stream"
-UPLOAD_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$",
-             "description": "An upload's id: the last segment of its URL."}
+UPLOAD_ID = schemas.UPLOAD_ID
 MAX_INTEGER = 2**63 - 1  # what a header's number may be (tus: a 64-bit offset)
 INTEGER = {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER}
 TUS_RESUMABLE = {"schema": {"type": "string", "const": TUS_VERSION}, "required": True,

@@ -28,14 +28,14 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from services.shared.media_layout import UPLOADS, UPLOADS_IN_PROGRESS
+from services.shared.media_layout import UPLOAD_ID_PATTERN, UPLOADS, UPLOADS_IN_PROGRESS
 
-UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+UPLOAD_ID = re.compile(UPLOAD_ID_PATTERN)
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 # tus's checksum extension: sha1 is the one every server must take (a check against damage on
 # the way, not a security measure); sha256 is what we recommend.
@@ -82,7 +82,6 @@ class Upload:
     created_at: str
     expires_at: str | None
     master_path: str | None = None  # relative to MEDIA_ROOT, once complete
-    extra: dict = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:

@@ -16,6 +16,8 @@ CUTS = "cuts"
 # Finished uploads, below INGEST; the ones in progress are in the hidden UPLOADS_IN_PROGRESS.
 UPLOADS = f"{INGEST}/uploads"
 UPLOADS_IN_PROGRESS = f"{INGEST}/.uploads"
+# An upload's id, which names its files (and the last segment of its URL).
+UPLOAD_ID_PATTERN = "[0-9a-f]{32}"
 # The folders whose files are ever sent to a client (through a signed link or, for the
 # previews, to everyone once their item is public).
 SERVED_FOLDERS = (RENDITIONS, CUTS, INGEST)
