@@ -21,9 +21,9 @@ def test_a_database_error_shows_none_of_the_statements_values(service_database_u
         metadata.create_all(engine)
         with engine.begin() as connection:
             connection.execute(insert(table).values(hash=SECRET))
-        with caplog.at_level(logging.DEBUG), pytest.raises(IntegrityError) as failed:
-            with engine.begin() as connection:
-                connection.execute(insert(table).values(hash=SECRET))
+        with caplog.at_level(logging.DEBUG), pytest.raises(IntegrityError) as failed, \
+                engine.begin() as connection:
+            connection.execute(insert(table).values(hash=SECRET))
     finally:
         engine.dispose()
     message = str(failed.value)
