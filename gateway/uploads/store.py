@@ -154,10 +154,11 @@ def _iso(moment: datetime) -> str:
 class UploadStore:
     def __init__(self, media_root: Path, limits: UploadLimits,
                  probe: Callable[[Path], object], clock: Callable[[], datetime]):
-        """`probe` raises NotMedia for a file that is not media."""
+        """`probe` raises NotMedia for a file that is not media, ProbeUnavailable when it
+        cannot tell."""
         self.media_root = Path(media_root)
         self.limits = limits
-        self.probe = probe  # raises on a file that is not media
+        self.probe = probe
         self.clock = clock
 
     @property
