@@ -205,10 +205,11 @@ def test_plain_ranged_and_resumed_downloads_give_the_same_bytes(door, tmp_path):
 
     # counted by kind for Prometheus (mtail, from nginx's log lines)
     size = door.master.stat().st_size
-    system.wait_until(lambda: system.metric("frontdoor", "newsreel_frontdoor_sent_bytes_total",
-                                            kind="original") >= 2 * size, timeout=10)
-    assert system.metric("frontdoor", "newsreel_frontdoor_requests_total", kind="original",
-                         status="206") >= 4
+    system.wait_until(lambda: system.metric(
+        "frontdoor", "newsreel_frontdoor_sent_bytes_total", kind="original") >= 2 * size
+        and system.metric("frontdoor", "newsreel_frontdoor_requests_total", kind="original",
+                          status="206") >= 4, timeout=10,
+        message="mtail did not count the plain and the ranged downloads")
 
     half = door.master.stat().st_size // 2
     resumed = tmp_path / "resumed.mov"

@@ -118,13 +118,17 @@ def test_every_service_exposes_its_metrics_with_sensible_values(tmp_path):
         for name in ("auth", "mailer", "catalog", "transcoder", "transcoder-worker"):
             assert value(scraped[name]["newsreel_messages_dead_lettered"]) == 0, name
         # the front door: nginx's traffic by kind (mtail) and its connections (the exporter)
-        # (mtail reads the log as it grows: a moment behind the requests)
-        system.wait_until(lambda: value(families(system, "frontdoor")[
-            "newsreel_frontdoor_sent_bytes"], kind="cut") >= cut["size_bytes"],
-            timeout=10, message="nginx's bytes of the cut were not counted")
-        door = families(system, "frontdoor")
-        assert value(door["newsreel_frontdoor_requests"], kind="preview",
-                     status="200") >= 1
+        # (mtail reads the log as it grows: a moment behind the requests; the poster's line
+        # is the last one written)
+        def counted():
+            door = families(system, "frontdoor")
+            seen = (value(door["newsreel_frontdoor_sent_bytes"], kind="cut") >= cut["size_bytes"]
+                    and value(door["newsreel_frontdoor_requests"], kind="preview",
+                              status="200") >= 1)
+            return door if seen else None
+        door = system.wait_until(counted, timeout=10,
+                                 message="nginx's lines of the cut and the poster were not "
+                                         "counted")
         assert value(door["newsreel_frontdoor_requests"], kind="api") >= 10
         assert value(door["newsreel_frontdoor_request_seconds"],
                      "newsreel_frontdoor_request_seconds_count") >= 12
