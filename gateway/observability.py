@@ -29,7 +29,7 @@ from .rpc import RpcClient, ServiceUnavailable
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # Long enough for a UUID or a trace id, short and plain enough to be safe in a log line.
-_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -121,7 +121,7 @@ def init_app(app: Flask) -> None:
 def _start_request() -> None:
     g.started = time.perf_counter()
     offered = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = offered if _SANE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+    g.request_id = offered if SANE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
 
 
 def logged_path(path: str) -> str:

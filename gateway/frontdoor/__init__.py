@@ -52,6 +52,7 @@ from services.shared.media_layout import SERVED_FOLDERS, UPLOAD_ID_PATTERN
 
 from .. import errors, i18n
 from ..config import DEFAULT_UPLOAD_CHUNK_MAX_BYTES
+from ..observability import SANE_REQUEST_ID
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
 TEMPLATE_NAME = "nginx.conf.j2"
@@ -59,6 +60,8 @@ TEMPLATE_NAME = "nginx.conf.j2"
 INTERNAL_PREFIX = "/_internal/media/"
 # The header the gateway names the handed-over file's kind with (for nginx's log and metrics).
 KIND_HEADER = "X-Newsreel-Kind"
+# What the gateway names a handed-over file (files.KIND_OF_FOLDER, and previews).
+HANDED_OVER_KINDS = ("rendition", "cut", "original", "preview")
 API_BODY_MAX_BYTES = 1024 * 1024
 TEMP_FOLDERS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
 
@@ -165,7 +168,9 @@ def render(settings: FrontDoorSettings) -> str:
         upload_chunk_max=settings.upload_chunk_max, api_body_max=API_BODY_MAX_BYTES,
         internal_prefix=INTERNAL_PREFIX, media_folders=media_folders(settings.media_root),
         as_root=settings.as_root, retry_after=errors.SERVICE_UNAVAILABLE_RETRY_AFTER,
-        bodies=error_bodies(), upload_id_pattern=UPLOAD_ID_PATTERN)
+        bodies=error_bodies(), upload_id_pattern=UPLOAD_ID_PATTERN,
+        request_id_pattern=SANE_REQUEST_ID.pattern, kinds=HANDED_OVER_KINDS,
+        kind_variable="upstream_http_" + KIND_HEADER.lower().replace("-", "_"))
 
 
 def prepare(settings: FrontDoorSettings) -> Path:

@@ -7,9 +7,7 @@
   const language = document.documentElement.lang || "fr";
   const POLL_MS = 500;
 
-  function say(template, values) {
-    return template.replace(/%\((\w+)\)s/g, (_, name) => values[name]).replace(/%%/g, "%");
-  }
+  const say = window.portalSay;
 
   async function api(method, url, body) {
     const response = await fetch(url + (url.includes("?") ? "&" : "?") + "lang=" + language, {

@@ -24,9 +24,7 @@
   let upload = null;
   let running = false;
 
-  function say(template, values) {
-    return template.replace(/%\((\w+)\)s/g, (_, name) => values[name]).replace(/%%/g, "%");
-  }
+  const say = window.portalSay;
   function size(bytes) {
     const units = [["GB", 1e9], ["MB", 1e6], ["kB", 1e3]];
     for (const [unit, factor] of units) {
