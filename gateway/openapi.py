@@ -21,7 +21,8 @@ SECURITY_SCHEMES = {
                "description": "The token answered by POST /api/v1/sessions."},
     "sessionCookie": {
         "type": "apiKey", "in": "cookie", "name": "newsreel_session",
-        "description": "Set by POST /api/v1/sessions. An unsafe request (POST, PUT, DELETE) "
+        "description": "Set by POST /api/v1/sessions; named __Host-newsreel_session where "
+                       "the site is served over HTTPS. An unsafe request (POST, PUT, DELETE) "
                        "authenticated by the cookie must send an Origin (or Referer) of the "
                        "site itself, else 403 csrf_failed."},
 }
@@ -35,7 +36,8 @@ LANG_PARAMETER = {
 }
 RETRY_AFTER_HEADER = {"description": "Seconds to wait.", "schema": {"type": "integer"}}
 SET_COOKIE_HEADER = {
-    "description": "newsreel_session=<token>; HttpOnly; SameSite=Lax; Path=/; Max-Age=…",
+    "description": "__Host-newsreel_session=<token>; Secure; HttpOnly; SameSite=Lax; Path=/; "
+                   "Max-Age=… (newsreel_session, not Secure, on a plain-HTTP site)",
     "schema": {"type": "string"}}
 
 

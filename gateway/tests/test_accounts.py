@@ -103,7 +103,7 @@ def test_verify_account_answers_a_session_and_sets_the_cookie(client, rpc):
     assert response.status_code == 200
     assert response.json == {"token": GOOD_TOKEN, "expires_at": EXPIRES_AT,
                              "account": PUBLIC_ACCOUNT}
-    assert response.headers["Set-Cookie"].startswith(f"newsreel_session={GOOD_TOKEN};")
+    assert response.headers["Set-Cookie"].startswith(f"__Host-newsreel_session={GOOD_TOKEN};")
     assert rpc.calls == [("auth.verify_account",
                           {"email": EMAIL, "code": "042917", "client_ip": "127.0.0.1"})]
 
@@ -160,7 +160,7 @@ def test_logout_ends_the_session_and_clears_the_cookie(client, rpc):
     assert response.data == b""
     assert rpc.methods_called == ["auth.authenticate", "auth.logout"]
     assert rpc.calls[1][1] == {"token": GOOD_TOKEN}
-    assert "newsreel_session=;" in response.headers["Set-Cookie"]
+    assert "__Host-newsreel_session=;" in response.headers["Set-Cookie"]
     assert "Max-Age=0" in response.headers["Set-Cookie"]
 
 

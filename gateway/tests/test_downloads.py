@@ -287,7 +287,7 @@ def test_a_link_needs_a_session(client, link):
 
 
 def test_a_link_works_with_the_session_cookie(client, link):
-    client.set_cookie("newsreel_session", GOOD_TOKEN)
+    client.set_cookie("__Host-newsreel_session", GOOD_TOKEN)
     assert client.get(link).status_code == 200
 
 

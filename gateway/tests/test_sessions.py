@@ -13,7 +13,7 @@ OUR_ORIGIN = {"Origin": PUBLIC_BASE_URL}
 
 
 def cookie_client(client, token=GOOD_TOKEN):
-    client.set_cookie("newsreel_session", token, domain="localhost")
+    client.set_cookie("__Host-newsreel_session", token, domain="localhost")
     return client
 
 
@@ -30,7 +30,7 @@ def test_session_cookie_attributes(client):
     response = client.post("/api/v1/sessions", json={"email": EMAIL, "password": "pw"})
 
     cookie = parsed_cookie(response.headers["Set-Cookie"])
-    assert cookie[""] == f"newsreel_session={GOOD_TOKEN}"
+    assert cookie[""] == f"__Host-newsreel_session={GOOD_TOKEN}"
     assert "httponly" in cookie
     assert cookie["samesite"] == "Lax"
     assert cookie["path"] == "/"
@@ -114,7 +114,7 @@ def test_without_any_credentials_it_is_401_before_any_rpc(client, rpc):
 def test_a_dead_cookie_session_is_401_and_the_cookie_is_cleared(client, rpc):
     response = cookie_client(client, "expired-token").get("/api/v1/me")
     assert response.status_code == 401
-    assert "newsreel_session=;" in response.headers["Set-Cookie"]
+    assert "__Host-newsreel_session=;" in response.headers["Set-Cookie"]
     assert rpc.calls == [("auth.authenticate", {"token": "expired-token"})]
 
 

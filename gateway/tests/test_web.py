@@ -91,7 +91,7 @@ def test_a_news_item_shows_its_programme_player_and_shotlist(client):
 
 
 def test_a_logged_in_visitor_gets_the_download_panel(client):
-    client.set_cookie("newsreel_session", GOOD_TOKEN)
+    client.set_cookie("__Host-newsreel_session", GOOD_TOKEN)
     html = text(client.get(f"/news/{SLUG}"))
     assert f'data-video-id="{VIDEO_ID}"' in html and "download-form" in html
     for name in ("xdcam-hd422", "h264-1080p", "proxy", "original"):
@@ -144,7 +144,7 @@ def test_registration_goes_to_the_code_screen_then_account_created(client, rpc):
     assert "ana@example.org" in screen and "30 minutes" in screen
     verified = post_form(client, "/account/verify", {"code": "123456"})
     assert verified.status_code == 303 and verified.headers["Location"] == "/account/created"
-    assert "newsreel_session=" + GOOD_TOKEN in verified.headers["Set-Cookie"]
+    assert "__Host-newsreel_session=" + GOOD_TOKEN in verified.headers["Set-Cookie"]
     created = text(client.get("/account/created"))
     assert "newsletter" in created.lower() and f'href="/news/{SLUG}"' in created
     subscribed = post_form(client, "/account/newsletter", {"subscribed": "true",
@@ -237,22 +237,22 @@ def test_the_dev_outbox_lists_and_shows_the_mails_and_nothing_else(rpc, tmp_path
 
 def test_log_out_clears_the_session_even_when_auth_is_out_of_reach(client, rpc):
     from gateway.rpc import ServiceUnavailable
-    client.set_cookie("newsreel_session", GOOD_TOKEN)
+    client.set_cookie("__Host-newsreel_session", GOOD_TOKEN)
     rpc.answer("auth.logout", ServiceUnavailable("auth", "no reply"))
     left = post_form(client, "/account/logout", {"back": "/news/" + SLUG},
                      token_from="/account/login")
     assert left.status_code == 303 and left.headers["Location"] == "/news/" + SLUG
-    assert "newsreel_session=;" in left.headers["Set-Cookie"]
+    assert "__Host-newsreel_session=;" in left.headers["Set-Cookie"]
 
 
 def test_trouble_with_auth_shows_the_page_logged_out_and_keeps_the_session(client, rpc):
-    client.set_cookie("newsreel_session", GOOD_TOKEN)
+    client.set_cookie("__Host-newsreel_session", GOOD_TOKEN)
     rpc.answer("auth.authenticate", ServiceError("internal_error"))
     page = client.get("/")
     assert page.status_code == 200 and "/account/login" in text(page)
-    assert "newsreel_session=;" not in page.headers.get("Set-Cookie", "")
+    assert "__Host-newsreel_session=;" not in page.headers.get("Set-Cookie", "")
     rpc.answer("auth.authenticate", ServiceError("unauthorized"))   # a session that ended
-    assert "newsreel_session=;" in client.get("/").headers["Set-Cookie"]
+    assert "__Host-newsreel_session=;" in client.get("/").headers["Set-Cookie"]
 
 
 def test_unknown_pages_are_portal_pages_and_the_api_stays_json(client, rpc):

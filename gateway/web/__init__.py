@@ -61,11 +61,8 @@ for _blueprint in PAGE_BLUEPRINTS:
 
 
 def init_app(app: Flask) -> None:
-    # The portal's own session (journey state, CSRF secret): never sent cross-site, never
-    # over plain HTTP where the portal is served over HTTPS.
-    # (Flask has defaults for these: they are set, not defaulted.)
-    app.config.update(SESSION_COOKIE_NAME="newsreel_portal", SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_SECURE=app.config["PUBLIC_BASE_URL"].startswith("https://"))
+    # The portal's own session (journey state, CSRF secret) is named and flagged with the
+    # token's cookie (sessions.init_app).
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # as long as the portal's session
     csrf.init_app(app)

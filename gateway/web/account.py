@@ -23,7 +23,7 @@ from ..api.accounts import auth, client_ip
 from ..errors import ERRORS, ApiError
 from ..i18n import current_language
 from ..rpc import ServiceUnavailable
-from ..sessions import SESSION_COOKIE, clear_session_cookie, set_session_cookie
+from ..sessions import clear_session_cookie, session_cookie_token, set_session_cookie
 from ..terms import TERMS_VERSION, current_terms
 from ..validation import check
 from .common import (
@@ -222,7 +222,7 @@ def created():
 
 @account.post("/newsletter")
 def newsletter():
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_cookie_token()
     if not visitor() or not token:
         return see_other("/account/login?next=/account/created")
     auth("set_newsletter", token=token, subscribed=form_value("subscribed", 5) != "false")
@@ -261,7 +261,7 @@ def login():
 
 @account.post("/logout")
 def logout():
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_cookie_token()
     if token:
         try:
             auth("logout", token=token)

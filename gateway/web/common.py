@@ -19,7 +19,7 @@ from services.shared.errors import ServiceError
 from ..errors import ERRORS, public_details
 from ..i18n import current_language
 from ..rpc import current_rpc
-from ..sessions import SESSION_COOKIE
+from ..sessions import session_cookie_token
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def visitor() -> dict | None:
     if "visitor" in g:
         return g.visitor
     g.visitor = None
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_cookie_token()
     if token:
         try:
             g.visitor = current_rpc().call("auth", "authenticate", token=token)
