@@ -1,16 +1,39 @@
-"""One correction to nameko 2.14.1, applied by the runner before a service starts.
+"""Corrections to nameko 2.14.1, applied before a service starts (the runner) and before the
+gateway makes its first RPC call (gateway/rpc.py).
 
-nameko acks a message only "if the message connection is alive; otherwise the message will
+1. nameko acks a message only "if the message connection is alive; otherwise the message will
 already have been reclaimed by the broker", but it only recognises amqp's ConnectionError: a
 connection that dies under it raises a socket error (BrokenPipeError, ConnectionResetError)
 instead, which escapes the worker and kills the whole container. The intent holds for those
-too: the broker redelivers the unacked message, so it is safe to let it go."""
+too: the broker redelivers the unacked message, so it is safe to let it go.
+
+2. RPC calls carry passwords, verification codes and session tokens. nameko declares the
+request queue `rpc-<service>` durable without a type (on a vhost whose default type is quorum,
+as in Kubernetes, that is a quorum queue: every message goes to a Raft log on disk, on every
+node), its reply queues durable too, and publishes requests and replies persistent. Here:
+- the request queue is a classic queue, named so explicitly (the vhost default does not apply).
+  It stays durable, but only its definition is: RabbitMQ 4.3 refuses a queue that is neither
+  durable nor exclusive, and a request queue is shared by every replica of the service;
+- a reply queue is exclusive to the caller's connection and deleted with it (classic, never
+  durable): no reply outlives the caller that waits for it;
+- requests and replies are published transient (delivery mode 1), so the broker never writes
+  them to its message store to survive a restart. (A classic queue may still page a backlog
+  out to its files, which a restart discards: a short message TTL, a policy in Kubernetes,
+  keeps such a backlog short, and the broker's volume is the last line.)"""
 
 import logging
+import uuid
 
+from kombu import Queue
+from nameko import rpc as nameko_rpc
+from nameko.amqp.publish import Publisher
+from nameko.constants import NON_PERSISTENT
 from nameko.messaging import QueueConsumer
 
 log = logging.getLogger(__name__)
+
+# Given explicitly so that no vhost default type applies (declare arguments win over it).
+RPC_QUEUE_ARGUMENTS = {"x-queue-type": "classic"}
 
 
 def _tolerate_dead_connection(settle):
@@ -24,9 +47,54 @@ def _tolerate_dead_connection(settle):
     return settle_or_let_go
 
 
+class TransientPublisher(Publisher):
+    """What publishes RPC requests and replies: never persistent."""
+
+    delivery_mode = NON_PERSISTENT
+
+
+def rpc_request_queue(service_name: str, config: dict) -> Queue:
+    """`rpc-<service>`, as nameko names and binds it, declared classic."""
+    return Queue(nameko_rpc.RPC_QUEUE_TEMPLATE.format(service_name),
+                 exchange=nameko_rpc.get_rpc_exchange(config),
+                 routing_key=f"{service_name}.*", durable=True,
+                 queue_arguments=dict(RPC_QUEUE_ARGUMENTS))
+
+
+def rpc_reply_queue(service_name: str, routing_key: str, config: dict) -> Queue:
+    """A caller's reply queue, as nameko names and binds it, exclusive and auto-deleted."""
+    return Queue(nameko_rpc.RPC_REPLY_QUEUE_TEMPLATE.format(service_name, routing_key),
+                 exchange=nameko_rpc.get_rpc_exchange(config), routing_key=routing_key,
+                 durable=False, exclusive=True, auto_delete=True,
+                 queue_arguments={**RPC_QUEUE_ARGUMENTS,
+                                  "x-expires": nameko_rpc.RPC_REPLY_QUEUE_TTL})
+
+
+# nameko's own setup() of RpcConsumer and ReplyListener (nameko/rpc.py), with the queues above.
+# Replaced whole: the standalone proxy's consumer declares the queue inside setup().
+
+def _rpc_consumer_setup(self):
+    if self.queue is None:
+        self.queue = rpc_request_queue(self.container.service_name, self.container.config)
+        self.queue_consumer.register_provider(self)
+        self._registered = True
+
+
+def _reply_listener_setup(self):
+    self.routing_key = str(uuid.uuid4())
+    self.queue = rpc_reply_queue(self.container.service_name, self.routing_key,
+                                 self.container.config)
+    self.queue_consumer.register_provider(self)
+
+
 def apply() -> None:
-    if not getattr(QueueConsumer.ack_message, "_newsreel_fixed", False):
-        for name in ("ack_message", "requeue_message"):
-            fixed = _tolerate_dead_connection(getattr(QueueConsumer, name))
-            fixed._newsreel_fixed = True
-            setattr(QueueConsumer, name, fixed)
+    if getattr(QueueConsumer.ack_message, "_newsreel_fixed", False):
+        return
+    for name in ("ack_message", "requeue_message"):
+        fixed = _tolerate_dead_connection(getattr(QueueConsumer, name))
+        fixed._newsreel_fixed = True
+        setattr(QueueConsumer, name, fixed)
+    nameko_rpc.RpcConsumer.setup = _rpc_consumer_setup
+    nameko_rpc.ReplyListener.setup = _reply_listener_setup
+    nameko_rpc.MethodProxy.publisher_cls = TransientPublisher
+    nameko_rpc.Responder.publisher_cls = TransientPublisher
