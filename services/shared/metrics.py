@@ -35,14 +35,19 @@ OUTBOX_PUBLISH_FAILURES = Counter(
     "newsreel_outbox_publish_failures_total", "Relay attempts that the broker did not confirm.",
     ["service"])
 MESSAGES_RETRIED = Counter(
-    "newsreel_messages_retried_total", "Messages sent back for a delayed retry.",
-    ["service", "queue"])
+    "newsreel_messages_retried_total", "Messages sent back for a delayed retry, by failure: "
+    "transient (a dependency unreachable: waited out, never dead-lettered) or error (a step "
+    "of the retry ladder that ends in the dead-letter queue).",
+    ["service", "queue", "failure"])
 MESSAGES_DEFERRED = Counter(
     "newsreel_messages_deferred_total", "Messages handed back for later because another "
     "worker holds their work (not failures).", ["service", "queue"])
 MESSAGES_DEAD_LETTERED = Counter(
     "newsreel_messages_dead_lettered_total", "Messages parked in a dead-letter queue.",
     ["service", "queue"])
+MESSAGES_MALFORMED = Counter(
+    "newsreel_messages_malformed_total", "Messages parked at once because their body is not "
+    "JSON or not a CloudEvent (also counted as dead-lettered).", ["service", "queue"])
 
 
 class _Server(ThreadingMixIn, WSGIServer):

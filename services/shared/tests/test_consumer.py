@@ -1,6 +1,8 @@
 """reliable_handler against a real broker: `Later` hands a message back through the nearest
-delay queue without spending an attempt, and a handler sees `redelivered` when the worker that
-had the message died before its ack."""
+delay queue without spending an attempt; a handler sees `redelivered` when the worker that
+had the message died before its ack; an unreachable database is waited out for as long as it
+takes, never parked, while a bug goes through the retry ladder to the dead-letter queue; a body
+that is not JSON, or not a CloudEvent, is parked at once with its reason."""
 
 import json
 import os
@@ -10,6 +12,7 @@ import time
 
 import pytest
 
+from services.shared import cloudevents
 from tests.support.processes import REPO_ROOT
 from tests.support.rabbit import TestVhost
 
@@ -59,8 +62,21 @@ def probe(vhost, tmp_path):
 
 
 def publish(vhost, event_id, action):
-    vhost.publish("source.events", "thing.happened.v1", {"id": event_id, "action": action},
-                  message_id=event_id)
+    event = cloudevents.envelope("source", "thing.happened.v1", {"action": action},
+                                 event_id=event_id)
+    vhost.publish("source.events", "thing.happened.v1", event, message_id=event_id)
+
+
+def parked(vhost):
+    """The messages in the handler's dead-letter queue, left there."""
+    import pika
+    connection = pika.BlockingConnection(pika.URLParameters(vhost.amqp_uri))
+    channel = connection.channel()
+    found = []
+    while (got := channel.basic_get(f"{QUEUE}.dlq"))[0] is not None:
+        found.append((got[1].headers or {}, got[2]))
+    connection.close()   # unacked: they stay parked
+    return found
 
 
 def test_later_brings_the_message_back_without_spending_an_attempt(vhost, probe):
@@ -87,3 +103,45 @@ def test_a_message_whose_worker_died_comes_back_marked_redelivered(vhost, probe)
     second = probe.deliveries("e-die", 2)[1]
     assert second == {"id": "e-die", "attempt": 1, "redelivered": True}
 
+
+
+def test_an_unreachable_database_is_waited_out_past_the_whole_ladder_and_never_parked(
+        vhost, probe):
+    probe.start()
+    publish(vhost, "e-db", "db-down:6")     # twice the three-step ladder
+    deliveries = probe.deliveries("e-db", 7)
+    assert [d["attempt"] for d in deliveries] == [1] * 7   # waiting spends no attempt
+    publish(vhost, "e-after", "nothing")   # handled after: the consumer went on
+    probe.deliveries("e-after", 1)
+    assert vhost.queues()[f"{QUEUE}.dlq"].messages_ready == 0
+    assert parked(vhost) == []
+
+
+def test_a_bug_goes_through_the_ladder_then_to_the_dead_letter_queue(vhost, probe):
+    probe.start()
+    publish(vhost, "e-bug", "broken")
+    assert [d["attempt"] for d in probe.deliveries("e-bug", 4)] == [1, 2, 3, 4]
+    vhost.wait_for_queue(f"{QUEUE}.dlq", lambda q: q.messages == 1, timeout=20)
+    [(headers, _)] = parked(vhost)
+    assert "ValueError" in headers["x-newsreel-error"]
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b'{"specversion": "1.0", "id": "trunc', "not JSON"),
+    (b'["a", "list"]', "not a CloudEvent"),
+    (b'{"id": "e-no-type", "data": {}}', "not a CloudEvent"),
+])
+def test_a_body_that_cannot_be_an_event_is_parked_at_once_with_its_reason(
+        vhost, probe, body, reason):
+    process = probe.start()
+    vhost.publish("source.events", "thing.happened.v1", body,
+                  content_type="application/cloudevents+json", message_id="bad-body")
+    vhost.wait_for_queue(f"{QUEUE}.dlq", lambda q: q.messages == 1, timeout=20)
+    [(headers, parked_body)] = parked(vhost)
+    assert parked_body == body
+    assert reason in headers["x-newsreel-error"]
+    publish(vhost, "e-next", "nothing")     # the consumer goes on
+    probe.deliveries("e-next", 1)
+    assert process.poll() is None
+    assert not probe.log.exists() or all(
+        '"bad-body"' not in line for line in probe.log.read_text().splitlines())
