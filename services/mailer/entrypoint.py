@@ -21,8 +21,9 @@ from .transport import transport_from_env
 
 log = logging.getLogger(__name__)
 
-MAILS = Counter("newsreel_mails_total", "Mails handed to the SMTP server (sent) or given up "
-                "(failed: refused for good, or out of retries), by kind.", ["kind", "outcome"])
+MAILS = Counter("newsreel_mails_total", "Mails handed to the SMTP server (sent), refused for "
+                "good (failed) or not sent because the code they carry expired first "
+                "(expired), by kind.", ["kind", "outcome"])
 
 
 def _mailer_database_url() -> str:
@@ -78,11 +79,10 @@ class MailerService(Observed):
 
     def _deliver(self, mailer: Mailer, event, consumer: str, request) -> str:
         try:
-            outcome = mailer.deliver(event, consumer, request,
-                                     last_attempt=self.delivery.is_last)
+            outcome = mailer.deliver(event, consumer, request)
         except MailInProgress as busy:  # not a failure: the message comes back, attempt kept
             raise Later(busy.seconds_left, str(busy)) from None
-        if outcome in (Outcome.SENT, Outcome.FAILED):
+        if outcome in (Outcome.SENT, Outcome.FAILED, Outcome.EXPIRED):
             MAILS.labels(request.kind, outcome).inc()
         return outcome
 

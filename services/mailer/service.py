@@ -3,8 +3,13 @@
 A handled event's id is remembered in the same transaction that records the mail as sent, so
 a redelivered event is dropped instead of mailed twice. The one window left, a crash after the
 SMTP server accepted the mail and before that commit, re-sends it with the same Message-ID,
-which mail clients fold into one."""
+which mail clients fold into one.
 
+A mail that carries a code is not sent once the code has expired (the mailer, its database or
+the SMTP relay was away longer than the code lives): the user asks for a new one. That is
+recorded (status `expired`), logged and counted, never mailed."""
+
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +25,8 @@ from .models import Mail, Subscriber, inbox, outbox
 from .rendering import render
 from .transport import MailDeliveryError, PermanentMailError, build_message
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class MailRequest:
@@ -31,6 +38,8 @@ class MailRequest:
     language: str
     context: dict
     headers: dict = field(default_factory=dict)
+    # when what the mail carries (a code) stops working: not sent after that
+    expires_at: datetime | None = None
 
 
 # How long a worker owns a mail it is sending: longer than an SMTP exchange with its timeouts.
@@ -51,6 +60,7 @@ class Outcome:
     FAILED = "failed"
     RECORDED = "recorded"
     STALE = "stale"
+    EXPIRED = "expired"
 
 
 class Mailer:
@@ -71,13 +81,14 @@ class Mailer:
 
     def verification_code_mail(self, data: dict) -> MailRequest:
         secret = self.sealer.open(data["sealed"])
+        expires_at = _parse_time(data["expires_at"])
         return MailRequest("verification_code", data["account_id"], secret["email"],
                            secret["full_name"], data["language"], {
                                "full_name": secret["full_name"], "code": secret["code"],
                                "purpose": data["purpose"],
-                               "expires_at": _parse_time(data["expires_at"]),
+                               "expires_at": expires_at,
                                "valid_minutes": data.get("valid_minutes", 30),
-                           })
+                           }, expires_at=expires_at)
 
     def registration_attempted_mail(self, data: dict) -> MailRequest:
         return MailRequest("registration_attempted", data["account_id"], data["email"],
@@ -142,11 +153,11 @@ class Mailer:
 
     # -- delivery -----------------------------------------------------------------------------
 
-    def deliver(self, event: dict, consumer: str, request: MailRequest,
-                last_attempt: bool) -> str:
-        """Sends the mail for `event` unless `consumer` already did. A transient SMTP failure
-        raises (the handler retries with back-off) except on the last attempt, where the mail
-        is recorded as failed; a permanent one is recorded as failed at once."""
+    def deliver(self, event: dict, consumer: str, request: MailRequest) -> str:
+        """Sends the mail for `event` unless `consumer` already did, or what it carries has
+        expired. A transient SMTP failure raises, however often it happens (the handler waits
+        it out with a capped back-off: the relay will be back); a permanent one is recorded
+        as failed at once."""
         event_id = event["id"]
         now = self.clock()
         message_id = f"<{event_id}.{request.kind}.{request.account_id}@{self.message_domain}>"
@@ -169,6 +180,14 @@ class Mailer:
                 # its lease lapse.
                 raise MailInProgress(f"mail {mail.id} is being sent by another worker",
                                      (mail.lease_until - now).total_seconds())
+            if request.expires_at is not None and now >= request.expires_at:
+                inbox.remember(session, consumer, event_id)
+                mail.status, mail.lease_until = Outcome.EXPIRED, None
+                mail.last_error = f"expired at {request.expires_at.isoformat()}"
+                log.warning("mail %s for event %s not sent: what it carries expired at %s "
+                            "(%s late); the user asks again", request.kind, event_id,
+                            request.expires_at.isoformat(), now - request.expires_at)
+                return Outcome.EXPIRED
             mail.attempts += 1
             mail.lease_until = now + SEND_LEASE
             session.flush()
@@ -180,7 +199,7 @@ class Mailer:
         try:
             self.transport.send(message)
         except MailDeliveryError as error:
-            if isinstance(error, PermanentMailError) or last_attempt:
+            if isinstance(error, PermanentMailError):
                 self._record_failure(event, consumer, mail_id, request, error)
                 return Outcome.FAILED
             self._record_error(mail_id, error)

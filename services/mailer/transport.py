@@ -9,6 +9,9 @@ Failures are classified for the caller, which retries with back-off or gives up:
     │                               untrusted certificate): retrying will not help until an operator
     │                               fixes SMTP_URL, but the mail must not be dropped either
     └── PermanentMailError          5xx replies about the message or the recipient (550 …)
+
+Transient ones are `services.shared.failures.Transient`: the handler waits them out, however
+long, and never parks the message in a dead-letter queue.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from typing import Literal, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from services.mailer.rendering import RenderedMail
+from services.shared.failures import Transient
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +61,14 @@ class MailDeliveryError(Exception):
         self.smtp_code = smtp_code
 
 
-class TransientMailError(MailDeliveryError):
-    """Worth retrying later, with back-off."""
+class TransientMailError(MailDeliveryError, Transient):
+    """Worth retrying later, with back-off, for as long as it lasts."""
 
 
 class MailConfigurationError(TransientMailError):
-    """Our SMTP settings or the relay's are wrong. Transient so that mails wait (retries, then the
-    dead-letter queue) rather than being dropped; worth an alert, not a retry storm."""
+    """Our SMTP settings or the relay's are wrong. Transient so that mails wait (a capped
+    back-off, until an operator fixes it) rather than being dropped; worth an alert, not a
+    retry storm."""
 
 
 class PermanentMailError(MailDeliveryError):

@@ -61,9 +61,8 @@ def code_event(sealer, language="fr"):
     })
 
 
-def deliver(mailer, event, last_attempt=False):
-    return mailer.deliver(event, CONSUMER, mailer.verification_code_mail(event["data"]),
-                          last_attempt)
+def deliver(mailer, event):
+    return mailer.deliver(event, CONSUMER, mailer.verification_code_mail(event["data"]))
 
 
 def outbox_events(session_factory):
@@ -109,15 +108,37 @@ def test_a_temporary_failure_is_left_to_the_retry_then_sent_once(mailer, transpo
     assert (mail.status, mail.attempts, mail.last_error) == ("sent", 2, None)
 
 
-def test_the_last_attempt_or_a_permanent_refusal_records_a_failure(mailer, transport, sealer,
-                                                                   session_factory):
-    transport.failures += [TransientMailError("451"), PermanentMailError("550 no such user")]
-    assert deliver(mailer, code_event(sealer), last_attempt=True) == Outcome.FAILED
+def test_a_permanent_refusal_records_a_failure_a_temporary_one_never_does(
+        mailer, transport, sealer, session_factory):
+    event = code_event(sealer)
+    for _ in range(8):   # however long the relay keeps answering 4xx: the mail waits
+        transport.failures.append(TransientMailError("451 try later"))
+        with pytest.raises(TransientMailError):
+            deliver(mailer, event)
+    transport.failures.append(PermanentMailError("550 no such user"))
     assert deliver(mailer, code_event(sealer)) == Outcome.FAILED
     failed = outbox_events(session_factory)
     assert [(e["type"], e["data"]["permanent"]) for e in failed] == [
-        ("newsreel.mailer.mail.failed.v1", False), ("newsreel.mailer.mail.failed.v1", True)]
+        ("newsreel.mailer.mail.failed.v1", True)]
     assert transport.sent == []
+    assert deliver(mailer, event) == Outcome.SENT
+
+
+def test_a_code_that_expired_before_it_could_be_sent_is_not_sent(session_factory, transport,
+                                                                sealer, caplog):
+    """The mailer (or its database, or the SMTP relay) was away longer than the code lives:
+    the user asks for a new one; mailing a dead code would only confuse them."""
+    event = code_event(sealer)          # valid until NOW + 30 min
+    late = Mailer(session_factory(), transport, sealer, "Newsreel <no-reply@newsreel.test>",
+                  "newsreel.test", clock=lambda: NOW + timedelta(minutes=30, seconds=1))
+    with caplog.at_level("WARNING", logger="services.mailer.service"):
+        assert deliver(late, event) == Outcome.EXPIRED
+    assert transport.sent == []
+    assert "expired" in caplog.text and event["id"] in caplog.text
+    assert deliver(late, event) == Outcome.DUPLICATE      # remembered: not tried again
+    with session_factory() as session:
+        mail = session.execute(select(Mail)).scalar_one()
+    assert mail.status == "expired" and mail.sent_at is None
 
 
 def subscription(account_id, subscribed, language="fr", at=NOW):
@@ -160,12 +181,11 @@ def test_the_newsletter_goes_to_each_subscriber_in_their_language_once(mailer, t
     requests = mailer.newsletter_mails(event["data"])
     with pytest.raises(TransientMailError):
         for request in requests:
-            mailer.deliver(event, f"news/{request.account_id}", request, last_attempt=False)
+            mailer.deliver(event, f"news/{request.account_id}", request)
     for request in mailer.newsletter_mails(event["data"]):    # the retried event
-        mailer.deliver(event, f"news/{request.account_id}", request, last_attempt=False)
+        mailer.deliver(event, f"news/{request.account_id}", request)
     for request in mailer.newsletter_mails(event["data"]):    # redelivered once more
-        assert mailer.deliver(event, f"news/{request.account_id}", request,
-                              last_attempt=False) == Outcome.DUPLICATE
+        assert mailer.deliver(event, f"news/{request.account_id}", request) == Outcome.DUPLICATE
 
     sent = {m["To"].addresses[0].username: m for m in transport.sent}
     assert sorted(sent) == ["ana", "bob", "eve"]
@@ -195,12 +215,12 @@ def test_a_second_copy_of_an_event_in_flight_waits_instead_of_mailing_twice(
     class SlowTransport(RecordingTransport):
         def send(self, message):   # the second copy arrives while the first is at SMTP
             with pytest.raises(MailInProgress):
-                second.deliver(event, CONSUMER, request, last_attempt=False)
+                second.deliver(event, CONSUMER, request)
             super().send(message)
 
     first.transport = second_transport = SlowTransport()
-    assert first.deliver(event, CONSUMER, request, last_attempt=False) == Outcome.SENT
-    assert second.deliver(event, CONSUMER, request, last_attempt=False) == Outcome.DUPLICATE
+    assert first.deliver(event, CONSUMER, request) == Outcome.SENT
+    assert second.deliver(event, CONSUMER, request) == Outcome.DUPLICATE
     assert len(second_transport.sent) == 1 and transport.sent == []
 
 
@@ -217,12 +237,12 @@ def test_a_lease_left_by_a_dead_worker_lapses(session_factory, transport, sealer
 
     mailer.transport = DyingTransport()
     with pytest.raises(SystemExit):
-        mailer.deliver(event, CONSUMER, request, last_attempt=False)
+        mailer.deliver(event, CONSUMER, request)
     mailer.transport = transport
     clock[0] = NOW + timedelta(seconds=30)
     with pytest.raises(MailInProgress) as busy:
-        mailer.deliver(event, CONSUMER, request, last_attempt=False)
+        mailer.deliver(event, CONSUMER, request)
     assert busy.value.seconds_left == 60  # the lease is 90 s: come back in a minute
     clock[0] = NOW + timedelta(minutes=2)
-    assert mailer.deliver(event, CONSUMER, request, last_attempt=False) == Outcome.SENT
+    assert mailer.deliver(event, CONSUMER, request) == Outcome.SENT
     assert len(transport.sent) == 1
