@@ -16,7 +16,7 @@
 
 The system runs as in the tests (tests/support/system.py). The large file is written once under
 the system's media folder and linked with a token signed like the gateway's own links (the
-system's SECRET_KEY), for a real journalist's account."""
+system's DOWNLOAD_LINK_KEYS), for a real journalist's account."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def p95(system, path: str, count: int) -> float:
 
 def signed_link(system, real_link: str, path: str) -> str:
     """A link like `real_link` (same account), to another file under MEDIA_ROOT."""
-    serializer = URLSafeTimedSerializer(system.env["SECRET_KEY"], salt=SALT)
+    serializer = URLSafeTimedSerializer(system.env["DOWNLOAD_LINK_KEYS"], salt=SALT)
     payload = serializer.loads(real_link.rsplit("/", 1)[1])
     token = serializer.dumps({**payload, "path": path, "filename": "bench.bin"})
     return f"{system.url}/files/{token}"

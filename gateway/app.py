@@ -7,7 +7,7 @@ from . import errors, i18n, media, observability, security, sessions, uploads, w
 from .api.accounts import accounts
 from .api.downloads import downloads
 from .api.news import news
-from .config import config_from_env
+from .config import config_from_env, signing_config
 from .files import files
 from .health import health
 from .newsletter import newsletter
@@ -22,6 +22,8 @@ def create_app(rpc: RpcClient | None = None, config: dict | None = None) -> Flas
     app = Flask(__name__)
     app.config.update(config_from_env())
     app.config.update(config or {})
+    # SESSION_KEYS, CSRF_KEYS, DOWNLOAD_LINK_KEYS, UNSUBSCRIBE_KEYS: refuses to start without
+    app.config.update(signing_config(app.config))
     app.json.sort_keys = False  # answers read in the order they are written
     app.json.ensure_ascii = False  # UTF-8 JSON: "caractères", not "caract\u00e8res"
 

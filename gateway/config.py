@@ -5,7 +5,8 @@ They land in `app.config` under these names; `create_app(config=...)` overrides 
 
 from pathlib import Path
 
-from services.shared.config import REPO_ROOT, amqp_uri, env, env_float, env_int, require
+from services.shared.config import REPO_ROOT, amqp_uri, env, env_float, env_int
+from services.shared.signing_keys import CSRF_KEYS, HELD_BY, SESSION_KEYS, KeyRing, check_apart
 
 # The largest tus chunk: the front door (nginx) and the gateway read the same setting.
 DEFAULT_UPLOAD_CHUNK_MAX_BYTES = 64 * 1024 * 1024
@@ -34,8 +35,9 @@ def config_from_env() -> dict:
         "TRUSTED_PROXY_COUNT": env_int("TRUSTED_PROXY_COUNT", 0),
         "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
         "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
-        # Signs what leaves the gateway and must come back unaltered (newsletter links).
-        "SECRET_KEY": require("SECRET_KEY"),
+        # What leaves the gateway signed and must come back unaltered: the portal's session
+        # and forms, download links, newsletter links; a key ring each (signing_config).
+        **{setting: env(setting) for setting in HELD_BY["gateway"]},
         # Shared with the catalog and the transcoder: /media serves the preview renditions
         # (poster, storyboard, proxy, HLS) the catalog links from it, and nothing else
         # (media.py).
@@ -59,3 +61,19 @@ def config_from_env() -> dict:
         # Development only: the mailer's .eml outbox, listed at /dev/mail (web/devmail.py).
         "DEV_MAIL_OUTBOX": env("DEV_MAIL_OUTBOX"),
     }
+
+
+def signing_config(config: dict) -> dict:
+    """The key rings of `config` (the settings' values, newest key first) and what Flask and
+    Flask-WTF make of them: Flask signs its session with SECRET_KEY and still reads what
+    SECRET_KEY_FALLBACKS signed (Flask 3.1); Flask-WTF hands WTF_CSRF_SECRET_KEY to
+    itsdangerous, which signs with a list's last key and reads with any. RuntimeError, naming
+    the setting, if one is missing, too short, or shares a key with another purpose."""
+    rings = {setting: KeyRing.parse(setting, config.get(setting))
+             for setting in HELD_BY["gateway"]}
+    check_apart(rings.values())
+    session = rings[SESSION_KEYS]
+    return {**rings,
+            "SECRET_KEY": session.current,
+            "SECRET_KEY_FALLBACKS": session.oldest_first[:-1],
+            "WTF_CSRF_SECRET_KEY": rings[CSRF_KEYS].oldest_first}

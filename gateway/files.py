@@ -1,10 +1,11 @@
 """/files/<token>: the downloads (broadcast renditions, cuts, masters), through signed links.
 
 A link is `<PUBLIC_BASE_URL>/files/<token>`, the token an itsdangerous
-`URLSafeTimedSerializer(SECRET_KEY, salt="download")` of `{path, account_id, filename}`: the
-gateway issues it (api/downloads.py) for a file the transcoder made, to one account, and it
-works `DOWNLOAD_LINK_SECONDS` (default 3600). Fetching it needs that account's session (bearer
-or cookie, like the API):
+`URLSafeTimedSerializer(DOWNLOAD_LINK_KEYS, salt="download")` of `{path, account_id, filename}`
+(signed with the ring's newest key, read with any: a rotation keeps issued links working;
+services/shared/signing_keys.py): the gateway issues it (api/downloads.py) for a file the
+transcoder made, to one account, and it works `DOWNLOAD_LINK_SECONDS` (default 3600).
+Fetching it needs that account's session (bearer or cookie, like the API):
 
     tampered or not a token   404 not_found       (the same answer as a file that is not there)
     expired                   410 link_expired    (ask the API again: a new link)
@@ -52,7 +53,8 @@ TIMECODE_PARTS = re.compile(r"^(\d{2})[:;.,](\d{2})[:;.,](\d{2})[:;.,](\d{2,3})$
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+    return URLSafeTimedSerializer(current_app.config["DOWNLOAD_LINK_KEYS"].oldest_first,
+                                  salt=SALT)
 
 
 def _link_seconds() -> int:

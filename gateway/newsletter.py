@@ -46,7 +46,7 @@ def _page(state: str, token: str, status: int) -> Response:
 @newsletter.get("/newsletter/unsubscribe")
 def confirm():
     token = request.args.get("token", "")
-    if unsubscribe.read(current_app.config["SECRET_KEY"], token) is None:
+    if unsubscribe.read(current_app.config["UNSUBSCRIBE_KEYS"], token) is None:
         return _page("invalid", "", 400)
     return _page("confirm", token, 200)
 
@@ -54,7 +54,7 @@ def confirm():
 @newsletter.post("/newsletter/unsubscribe")
 def unsubscribe_now():
     token = request.args.get("token") or request.form.get("token", "")
-    account_id = unsubscribe.read(current_app.config["SECRET_KEY"], token)
+    account_id = unsubscribe.read(current_app.config["UNSUBSCRIBE_KEYS"], token)
     if account_id is None:
         return _page("invalid", "", 400)
     current_rpc().call("auth", "unsubscribe_newsletter", account_id=account_id)

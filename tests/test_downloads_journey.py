@@ -333,14 +333,14 @@ def test_bad_downloads_and_bad_links_are_refused(newsroom):
     tampered = requests.get(f"{system.url}/files/{flipped}", headers=bearer(ben), timeout=10)
     assert (tampered.status_code, error_code(tampered)) == (404, "not_found")
     # expired: the same contents, signed two hours ago (links last an hour)
-    serializer = URLSafeTimedSerializer(system.env["SECRET_KEY"], salt="download")
+    serializer = URLSafeTimedSerializer(system.env["DOWNLOAD_LINK_KEYS"], salt="download")
     contents = serializer.loads(token)
     two_hours_ago = int(time.time()) - 7200
 
     class Then(TimestampSigner):
         def get_timestamp(self):
             return two_hours_ago
-    old = URLSafeTimedSerializer(system.env["SECRET_KEY"], salt="download", signer=Then)
+    old = URLSafeTimedSerializer(system.env["DOWNLOAD_LINK_KEYS"], salt="download", signer=Then)
     expired = requests.get(f"{system.url}/files/{old.dumps(contents)}",
                            headers=as_user(ben, "en"), timeout=10)
     assert (expired.status_code, error_code(expired)) == (410, "link_expired")

@@ -572,7 +572,7 @@ def test_newsreel_system_wires_and_manages_the_processes(tmp_path, smtp, db_back
         assert auth_env["EXTRA"] == "first" and "EXTRA" not in mailer_env
         assert auth_env["METRICS_PORT"] != mailer_env["METRICS_PORT"]
         assert len(auth_env["CODE_ENCRYPTION_KEY"]) == 44
-        for key in ("SECRET_KEY", "CODE_HASH_KEY", "CODE_ENCRYPTION_KEY", "MAIL_FROM"):
+        for key in ("UNSUBSCRIBE_KEYS", "CODE_HASH_KEY", "CODE_ENCRYPTION_KEY", "MAIL_FROM"):
             assert auth_env[key] == mailer_env[key] == system.env[key]
 
         # every service reached the test vhost through the proxy

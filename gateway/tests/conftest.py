@@ -6,6 +6,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from gateway.app import create_app
+from services.shared.signing_keys import HELD_BY
 
 from .fakes import FakeRpc
 
@@ -29,8 +30,12 @@ def compile_stale_catalogs() -> None:
 
 
 compile_stale_catalogs()
-# The gateway refuses to start without a signing key; tests sign with this one.
-os.environ.setdefault("SECRET_KEY", "gateway-tests-" + "k" * 50)
+# The gateway refuses to start without its signing keys, one ring per purpose; tests sign
+# with these.
+SIGNING_KEYS = {setting: f"gateway-tests-{setting.lower()}-" + "k" * 40
+                for setting in HELD_BY["gateway"]}
+for _setting, _key in SIGNING_KEYS.items():
+    os.environ.setdefault(_setting, _key)
 
 
 @pytest.fixture

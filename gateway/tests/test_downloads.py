@@ -54,7 +54,7 @@ def files_path(url: str) -> str:
 
 
 def signed(app, payload) -> str:
-    return "/files/" + URLSafeTimedSerializer(app.config["SECRET_KEY"],
+    return "/files/" + URLSafeTimedSerializer(app.config["DOWNLOAD_LINK_KEYS"].current,
                                               salt="download").dumps(payload)
 
 

@@ -10,7 +10,7 @@ from services.shared import unsubscribe
 
 @pytest.fixture
 def token():
-    return unsubscribe.sign(os.environ["SECRET_KEY"], "acc-42")
+    return unsubscribe.sign(os.environ["UNSUBSCRIBE_KEYS"], "acc-42")
 
 
 def test_opening_the_link_only_asks(client, rpc, token):

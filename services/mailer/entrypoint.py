@@ -6,8 +6,9 @@ from urllib.parse import urlsplit
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
 
+from services.shared import unsubscribe
 from services.shared.cloudevents import event_type_of
-from services.shared.config import database_url, env, require, var_dir
+from services.shared.config import database_url, env, var_dir
 from services.shared.consumer import Delivery, Later, reliable_handler
 from services.shared.db import Database
 from services.shared.metrics import EVENTS_CONSUMED
@@ -43,7 +44,8 @@ class MailerParts(DependencyProvider):
             "from_addr": from_addr,
             "message_domain": from_addr.rsplit("@", 1)[-1].strip(" >") or "newsreel.localhost",
             "portal_url": env("PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
-            "unsubscribe_key": require("SECRET_KEY"),
+            # its one signing key ring: unsubscribe links (it holds no other purpose's key)
+            "unsubscribe_key": unsubscribe.keys_from_env(),
         }
         log.info("mail goes to %s", _describe(env("SMTP_URL")) or "the local outbox")
 

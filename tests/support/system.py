@@ -35,6 +35,7 @@ from cryptography.fernet import Fernet
 from prometheus_client.parser import text_string_to_metric_families
 
 from contract import validate as contract
+from services.shared import signing_keys
 
 from . import databases
 from .chaos import TcpProxy
@@ -123,7 +124,8 @@ class NewsreelSystem:
                    for name, url in self.database_urls.items()},
                 "MEDIA_ROOT": str(var / "media"),
                 "SMTP_URL": smtp.url,
-                "SECRET_KEY": secrets.token_hex(32),
+                # a signing key ring per purpose (the mailer reads only UNSUBSCRIBE_KEYS)
+                **signing_keys.fresh(),
                 "CODE_HASH_KEY": secrets.token_hex(32),
                 "CODE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
                 "RETRY_DELAYS_MS": "200,400,800",
