@@ -5,7 +5,8 @@ a process that exits with a growing back-off (1 s, 2 s, 4 s ... 30 s), and print
 at start and on every change. Ctrl-C or SIGTERM stops everything: SIGTERM to each process group,
 up to 20 s of grace, then SIGKILL for whatever is left.
 
-Standard library only. Run it through ./scripts/run, which sets up the environment first.
+Standard library only (and the repository's stdlib-only signing_keys). Run it through
+./scripts/run, which sets up the environment first.
 """
 
 import os
@@ -19,6 +20,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from services.shared import signing_keys  # noqa: E402  (the repository on the path first)
+
 PORT = int(os.environ.get("PORT", "8000"))
 GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8001"))
 STATUS_PORT = int(os.environ.get("FRONTDOOR_STATUS_PORT", "9106"))
@@ -58,6 +64,14 @@ STOP_GRACE = 20          # seconds between SIGTERM and SIGKILL when stopping
 BACKOFF_MAX = 30         # seconds, the longest wait before a restart
 STABLE_AFTER = 60        # seconds of uptime after which the back-off starts again from 1 s
 COLOURS = [36, 33, 35, 32, 34, 91, 96, 93]  # ANSI foreground colours, one per process
+
+
+def process_env(name: str, environ) -> dict[str, str]:
+    """The environment for process `name`: of the signing keys, only those it holds (the mailer
+    its unsubscribe keys, the gateway all; the others none), as in the Kubernetes manifests."""
+    held = signing_keys.HELD_BY.get(name, ())
+    return {key: value for key, value in environ.items()
+            if key not in signing_keys.ALL or key in held}
 
 
 def exit_text(code: int) -> str:
@@ -134,7 +148,7 @@ class Supervisor:
     # --- processes ----------------------------------------------------------------------------
 
     def spawn(self, proc: Proc) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **proc.env}
+        env = {**process_env(proc.name, os.environ), "PYTHONUNBUFFERED": "1", **proc.env}
         try:
             # A session of its own makes the child a process group leader: signalling the group
             # reaches its own children too (gunicorn's workers), and the terminal's Ctrl-C

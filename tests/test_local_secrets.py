@@ -43,3 +43,17 @@ def test_a_file_from_before_loses_secret_key_and_keeps_the_rest(tmp_path):
     assert "SECRET_KEY" not in values
     assert values["CODE_HASH_KEY"] == "h" * 64 and values["CODE_ENCRYPTION_KEY"] == "abc="
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_the_local_supervisor_gives_each_process_only_its_own_signing_keys():
+    spec = importlib.util.spec_from_file_location(
+        "devrun", SCRIPT.with_name("devrun.py"))
+    devrun = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(devrun)
+    environ = {**signing_keys.fresh(), "AMQP_URI": "amqp://x", "CODE_ENCRYPTION_KEY": "f"}
+    mailer = devrun.process_env("mailer", environ)
+    assert [k for k in mailer if k in signing_keys.ALL] == ["UNSUBSCRIBE_KEYS"]
+    assert mailer["AMQP_URI"] == "amqp://x" and mailer["CODE_ENCRYPTION_KEY"] == "f"
+    assert set(signing_keys.ALL) <= set(devrun.process_env("gateway", environ))
+    assert not set(signing_keys.ALL) & set(devrun.process_env("catalog", environ))
+    assert {p[0] for p in devrun.PROCESSES} >= set(signing_keys.HELD_BY)
