@@ -36,10 +36,15 @@ JOBS_IN_PROGRESS = Gauge("newsreel_jobs_in_progress", "Transcoder jobs running n
 JOB_QUEUE_LENGTH = Gauge("newsreel_job_queue_length",
                          "Transcoder jobs waiting for a worker (queued), as the api process "
                          "last counted them.")
+JOBS_REQUEUED = Counter("newsreel_jobs_requeued_total",
+                        "Stuck jobs queued again by the sweeper: queued with no worker taking "
+                        "them (their message parked or gone), or running under a lapsed lease.")
 
-# How often the timer trims the cut cache, and how often the api counts the waiting jobs.
+# How often the timer trims the cut cache, how often the api counts the waiting jobs, and how
+# often it looks for stuck jobs.
 EVICT_CHECK_SECONDS = env_int("EVICT_CHECK_SECONDS", 300)
 QUEUE_GAUGE_SECONDS = env_int("QUEUE_GAUGE_SECONDS", 15)
+JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 60)
 
 
 def _transcoder_database_url() -> str:
@@ -108,6 +113,12 @@ class _Api:
     @timer(interval=QUEUE_GAUGE_SECONDS, eager=True)
     def count_queued_jobs(self):
         JOB_QUEUE_LENGTH.set(self.transcoder.queued_jobs())
+
+    @timer(interval=JOB_SWEEP_SECONDS, eager=True)
+    def requeue_stuck_jobs(self):
+        requeued = self.transcoder.requeue_stuck()
+        JOBS_REQUEUED.inc(requeued)
+        return requeued
 
     @timer(interval=EVICT_CHECK_SECONDS, eager=False)
     def evict_cuts(self):

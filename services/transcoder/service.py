@@ -14,6 +14,9 @@ directly.
   SQLite's write lock), saving progress in short transactions, and records the outcome with
   its events (`rendition.ready.v1`/`rendition.failed.v1`, `cut.ready.v1`/`cut.failed.v1`).
 - `evict` drops the least recently used ready cuts beyond the cache's size.
+- `requeue_stuck` (a timer) queues again what would otherwise wait for ever: a queued job no
+  worker took within `job_requeue_seconds` (its message parked, purged or lost), a running job
+  whose run's lease lapsed. An identical request for such a job does the same at once.
 """
 
 import hashlib
@@ -39,6 +42,7 @@ from services.shared.cloudevents import event_type_of
 from services.shared.config import env, env_int, var_dir
 from services.shared.db import transaction
 from services.shared.errors import ServiceError
+from services.shared.failures import is_transient
 from services.shared.outbox import Outbox
 
 from .media import cuts, renditions
@@ -97,11 +101,14 @@ class TranscoderSettings:
     """`media_root`: MEDIA_ROOT (shared with the catalog and the gateway); every path stored or
     emitted is relative to it. `cut_cache_max_bytes`: CUT_CACHE_MAX_BYTES (default 20 GiB).
     `job_lease_seconds`: JOB_LEASE_SECONDS, how long a running job stays its run's without a
-    renewal (renewed every third of it)."""
+    renewal (renewed every third of it). `job_requeue_seconds`: JOB_REQUEUE_SECONDS (15 min),
+    how long a queued job may wait for a worker before its message is taken for gone and a new
+    one is queued (a duplicate costs nothing: the job is skipped once finished)."""
     media_root: Path
     cut_cache_max_bytes: int = 20 * GiB
     storyboard_count: int = 10
     job_lease_seconds: float = 60.0
+    job_requeue_seconds: float = 900.0
 
     @classmethod
     def from_env(cls) -> "TranscoderSettings":
@@ -109,7 +116,8 @@ class TranscoderSettings:
                    cut_cache_max_bytes=env_int("CUT_CACHE_MAX_BYTES", 20 * GiB),
                    storyboard_count=env_int("STORYBOARD_COUNT", 10),
                    # renewed every third: below 3 s it would be a busy loop on the database
-                   job_lease_seconds=max(3, env_int("JOB_LEASE_SECONDS", 60)))
+                   job_lease_seconds=max(3, env_int("JOB_LEASE_SECONDS", 60)),
+                   job_requeue_seconds=max(1, env_int("JOB_REQUEUE_SECONDS", 900)))
 
 
 @dataclass(frozen=True)
@@ -282,8 +290,12 @@ class Transcoder:
                 self._absolute(job.output_path).exists():
             job.last_access = now
             return job
-        if job is not None and job.status in (Status.QUEUED, Status.RUNNING):
+        if job is not None and job.status in (Status.QUEUED, Status.RUNNING) and \
+                not self._stuck(job, now):
             return job
+        if job is not None and job.status in (Status.QUEUED, Status.RUNNING):
+            log.warning("job %s was %s with nothing to show for it: queued again", job.id,
+                        job.status)
         if job is None:
             job = Job(id=str(uuid.uuid4()), kind=kind, video_id=video.id, rendition=rendition,
                       cache_key=key, accuracy=accuracy, account_id=account_id, attempts=0,
@@ -299,10 +311,45 @@ class Transcoder:
         job.started_at = job.finished_at = None
         job.last_access = now
         session.flush()
+        self._enqueue(session, job, now)
+        return job
+
+    def _enqueue(self, session, job: Job, now: datetime) -> None:
+        """The job's queue message, in the outbox with the job's change. A queued job's
+        `lease_until` is the time by which a worker should have taken it: past it, the
+        message is taken for gone and queued again."""
+        job.lease_owner, job.lease_until = None, now + self._requeue_after
         self.outbox.add(session, JOB_QUEUED, {
             "job_id": job.id, "kind": job.kind, "video_id": job.video_id,
             "rendition": job.rendition}, subject=job.id)
-        return job
+
+    @property
+    def _requeue_after(self) -> timedelta:
+        return timedelta(seconds=self.settings.job_requeue_seconds)
+
+    @staticmethod
+    def _stuck(job: Job, now: datetime) -> bool:
+        """Queued and not taken in time (its message is parked or gone), or running under a
+        lease that lapsed (its run hung or died with its message in no one's hands)."""
+        return job.status in (Status.QUEUED, Status.RUNNING) and (
+            job.lease_until is None or job.lease_until <= now)
+
+    def requeue_stuck(self, limit: int = 100) -> int:
+        """Queues again every stuck job (see `_stuck`), each with a new message; returns how
+        many. A run still alive behind a lapsed lease finds the job no longer its own and
+        stops without recording anything."""
+        now = self.clock()
+        with self._unit() as session:
+            jobs = session.execute(
+                select(Job).where(Job.status.in_((Status.QUEUED, Status.RUNNING)),
+                                  (Job.lease_until.is_(None)) | (Job.lease_until <= now))
+                .order_by(Job.created_at).limit(limit).with_for_update()).scalars().all()
+            for job in jobs:
+                log.warning("job %s stuck %s (attempt %s): queued again", job.id, job.status,
+                            job.attempts)
+                job.status, job.progress = Status.QUEUED, 0
+                self._enqueue(session, job, now)
+            return len(jobs)
 
     # -- running ------------------------------------------------------------------------------
 
@@ -363,14 +410,16 @@ class Transcoder:
             log.warning("job %s failed: %s", job_id, error)
             return self._finish_failed(job_id, owner, _reason(error))
         except Exception as error:
-            if last_attempt:
+            transient = is_transient(error)
+            if last_attempt and not transient:   # an outage is waited out, never a failure
                 log.exception("job %s failed on its last attempt", job_id)
                 return self._finish_failed(job_id, owner, _reason(error))
             with self._unit() as session:
                 row = session.get(Job, job_id, with_for_update=True)
                 if row.lease_owner == owner:
-                    row.status, row.error = Status.QUEUED, _reason(error)
-                    row.lease_owner = row.lease_until = None
+                    row.status, row.error = Status.QUEUED, None if transient else _reason(error)
+                    # its message comes back through the retry queues, well within this
+                    row.lease_owner, row.lease_until = None, self.clock() + self._requeue_after
             raise
         return self._finish_ready(job_id, owner, result)
 
