@@ -50,7 +50,10 @@ class AccountServiceParts(DependencyProvider):
             "outbox": outbox,
             "limits": parse_limits(env("AUTH_RATE_LIMITS")),
             "sealer": Sealer.from_env(),
-            "settings": AuthSettings(code_key=bytes.fromhex(require("CODE_HASH_KEY"))),
+            "settings": AuthSettings(
+                code_key=bytes.fromhex(require("CODE_HASH_KEY")),
+                idle_timeouts={"portal": timedelta(
+                    minutes=env_int("AUTH_PORTAL_IDLE_MINUTES", 30))}),
             "passwords": Passwords(OffloadedHasher()),
             "clock": _clock(env_int("AUTH_CLOCK_OFFSET_SECONDS", 0)),
         }
@@ -85,12 +88,12 @@ class AuthService(Observed):
         self.accounts.resend_verification(email, client_ip)
 
     @service_rpc
-    def verify_account(self, email, code, client_ip):
-        return self.accounts.verify_account(email, code, client_ip)
+    def verify_account(self, email, code, password, client_ip, kind="api", user_agent=None):
+        return self.accounts.verify_account(email, code, password, client_ip, kind, user_agent)
 
     @service_rpc
-    def login(self, email, password, client_ip):
-        return self.accounts.login(email, password, client_ip)
+    def login(self, email, password, client_ip, kind="api", user_agent=None):
+        return self.accounts.login(email, password, client_ip, kind, user_agent)
 
     @service_rpc
     def logout(self, token):
@@ -99,6 +102,18 @@ class AuthService(Observed):
     @service_rpc
     def authenticate(self, token):
         return self.accounts.authenticate(token)
+
+    @service_rpc
+    def list_sessions(self, token):
+        return self.accounts.list_sessions(token)
+
+    @service_rpc
+    def end_other_sessions(self, token):
+        return self.accounts.end_other_sessions(token)
+
+    @service_rpc
+    def change_password(self, token, current_password, new_password, client_ip):
+        self.accounts.change_password(token, current_password, new_password, client_ip)
 
     @service_rpc
     def set_newsletter(self, token, subscribed):
@@ -119,6 +134,11 @@ class AuthService(Observed):
     @service_rpc
     def complete_password_reset(self, reset_token, password, client_ip):
         self.accounts.complete_password_reset(reset_token, password, client_ip)
+
+    # Codes asked for are made and mailed within about a second of the answer (CodeRequest).
+    @timer(interval=1)
+    def issue_requested_codes(self):
+        self.accounts.issue_requested_codes()
 
     @timer(interval=3600)
     def purge_expired(self):

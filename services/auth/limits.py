@@ -1,8 +1,15 @@
-"""Rate limits on the account endpoints, per client address and per (hashed) e-mail address.
+"""Rate limits on the account endpoints, per client and per (hashed e-mail address, client).
 
 Fixed windows counted in the database, so every auth replica sees the same counts. A hit is
 committed in its own transaction before the guarded operation runs: a failed login still
-counts. Limits keyed on the e-mail apply whether or not an account exists (no enumeration)."""
+counts. Limits keyed on the e-mail apply whether or not an account exists (no enumeration).
+
+No limit counts every client's requests for one address: anyone could then spend the owner's
+share and lock them out. What one address receives is bounded instead by what it costs no one
+to keep (mails: `code_mail_email`, past which a request is answered alike and sends nothing,
+the codes already sent staying good), by the code locks (domain.code_lock_after), and by an
+escalation: past `login_failures_email` wrong passwords for one address, from anywhere, every
+client gets only `login_email_ip_escalated` tries at that address."""
 
 import math
 from dataclasses import dataclass
@@ -26,17 +33,20 @@ class Limit:
 
 DEFAULT_LIMITS = {
     "register_ip": Limit(20, 3600),
-    "register_email": Limit(5, 3600),
-    "resend_email": Limit(1, 60),          # one new code a minute: 429 + Retry-After
-    "resend_email_hourly": Limit(6, 3600),
+    "register_email_ip": Limit(5, 3600),
     "resend_ip": Limit(30, 3600),
-    "login_email": Limit(10, 900),
+    "resend_email_ip": Limit(1, 60),          # one new code a minute: 429 + Retry-After
+    "resend_email_ip_hourly": Limit(6, 3600),
     "login_ip": Limit(100, 900),
-    "code_email": Limit(10, 900),          # on top of the 5 tries a single code allows
+    "login_email_ip": Limit(10, 900),
+    "login_failures_email": Limit(30, 900),   # counted on wrong passwords only, from anywhere
+    "login_email_ip_escalated": Limit(3, 3600),
     "code_ip": Limit(50, 900),
-    "reset_email": Limit(1, 60),
-    "reset_email_hourly": Limit(6, 3600),
+    "code_email_ip": Limit(10, 900),          # on top of the code locks
     "reset_ip": Limit(30, 3600),
+    "reset_email_ip": Limit(1, 60),
+    "reset_email_ip_hourly": Limit(6, 3600),
+    "code_mail_email": Limit(6, 3600),        # codes mailed to one address, whoever asks
 }
 
 
@@ -61,33 +71,49 @@ class RateLimiter:
 
     def hit(self, name: str, subject: str, now: datetime) -> None:
         """Counts one request; raises `rate_limited` (with `retry_after` seconds) past the limit."""
-        limit = self.limits[name]
-        key = f"{name}:{subject}"
-        for _ in range(2):  # a concurrent first hit on the same key may win the insert
-            try:
-                retry_after = self._count(key, limit, now)
-                break
-            except IntegrityError:
-                continue
-        else:
-            retry_after = None
+        retry_after = self.count(name, subject, now)
         if retry_after is not None:
             raise ServiceError("rate_limited", {"retry_after": retry_after, "limit": name})
 
-    def _count(self, key: str, limit: Limit, now: datetime) -> int | None:
-        window = timedelta(seconds=limit.seconds)
+    def count(self, name: str, subject: str, now: datetime,
+              within: Session | None = None) -> int | None:
+        """Counts one request; past the limit, the seconds until the window ends (else None).
+        `within`: a session already in a transaction, that the count joins (and commits with)."""
+        limit = self.limits[name]
+        key = f"{name}:{subject}"
+        if within is not None:
+            return self._count_in(within, key, limit, now)
+        for _ in range(2):  # a concurrent first hit on the same key may win the insert
+            try:
+                with transaction(self.session) as session:
+                    return self._count_in(session, key, limit, now)
+            except IntegrityError:
+                continue
+        return None
+
+    def full(self, name: str, subject: str, now: datetime) -> bool:
+        """Whether the window is used up, without counting."""
+        limit = self.limits[name]
         with transaction(self.session) as session:
-            row = session.get(RateLimitWindow, key, with_for_update=True)
-            if row is None:
-                session.add(RateLimitWindow(key=key, window_start=now, hits=1))
-                return None
-            if row.window_start + window <= now:
-                row.window_start, row.hits = now, 1
-                return None
-            if row.hits >= limit.hits:
-                return max(1, math.ceil((row.window_start + window - now).total_seconds()))
-            row.hits += 1
+            row = session.get(RateLimitWindow, f"{name}:{subject}")
+            return row is not None and row.window_start + timedelta(seconds=limit.seconds) > now \
+                and row.hits >= limit.hits
+
+    @staticmethod
+    def _count_in(session: Session, key: str, limit: Limit, now: datetime) -> int | None:
+        window = timedelta(seconds=limit.seconds)
+        row = session.get(RateLimitWindow, key, with_for_update=True)
+        if row is None:
+            session.add(RateLimitWindow(key=key, window_start=now, hits=1))
+            session.flush()
             return None
+        if row.window_start + window <= now:
+            row.window_start, row.hits = now, 1
+            return None
+        if row.hits >= limit.hits:
+            return max(1, math.ceil((row.window_start + window - now).total_seconds()))
+        row.hits += 1
+        return None
 
     def purge(self, now: datetime) -> None:
         longest = max(limit.seconds for limit in self.limits.values())

@@ -51,16 +51,39 @@ class Account(Base):
 
 
 class VerificationCode(Base):
-    """At most one live code per account and purpose: a new one replaces it."""
+    """A live code: up to domain.MAX_LIVE_CODES per account and purpose, each single use."""
     __tablename__ = "verification_codes"
 
     account_id: Mapped[str] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     purpose: Mapped[str] = mapped_column(String(10), primary_key=True)
-    code_hash: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(Timestamp)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class CodeGuard(Base):
+    """Wrong codes for one address and purpose, across every code it was sent, and the lock
+    they earned. Keyed on the hashed address, known or not: an unknown address is guarded
+    (and answered) exactly like a real one."""
+    __tablename__ = "code_guards"
+
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_failure_at: Mapped[datetime | None] = mapped_column(Timestamp, index=True)
+
+
+class CodeRequest(Base):
+    """"Send me a code", recorded alike for every address; the code is made and mailed just
+    after, off the answer's path (AccountService.issue_requested_codes), so that the answer
+    does the same work whether or not the address has an account."""
+    __tablename__ = "code_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254))
+    purpose: Mapped[str] = mapped_column(String(10))
+    requested_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class UserSession(Base):
@@ -71,8 +94,13 @@ class UserSession(Base):
     account_id: Mapped[str] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
-    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)   # the absolute limit
     client_ip: Mapped[str | None] = mapped_column(String(45))
+    # Idle timeout: a session unused for `idle_seconds` ends (null: none, an API client's).
+    # last_seen_at is written at most once a minute (service.SEEN_RESOLUTION).
+    last_seen_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    idle_seconds: Mapped[int | None] = mapped_column(Integer)
+    user_agent: Mapped[str | None] = mapped_column(String(200))
 
 
 class ResetToken(Base):

@@ -3,7 +3,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.auth import domain
-from services.auth.domain import CodeOutcome
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -56,21 +55,42 @@ def test_code_hash_is_bound_to_key_account_and_purpose():
     assert "123456" not in base
 
 
-def _check(submitted, attempts=0, expires_at=NOW + timedelta(minutes=1)):
-    return domain.check_code("stored", expires_at, attempts, submitted, NOW)
+def test_a_code_matches_only_while_live_and_whichever_of_the_live_ones_it_is():
+    later = NOW + timedelta(minutes=1)
+    stored = [("first", later), ("second", later), ("old", NOW)]
+    assert domain.code_matches(stored, "second", NOW) == 1
+    assert domain.code_matches(stored, "first", NOW) == 0
+    assert domain.code_matches(stored, "old", NOW) is None       # expired
+    assert domain.code_matches(stored, "other", NOW) is None
+    assert domain.code_matches([], "other", NOW) is None
 
 
-def test_check_code_outcomes():
-    assert _check("stored").outcome is CodeOutcome.OK
-    wrong = _check("other")
-    assert (wrong.outcome, wrong.attempts_left) == (CodeOutcome.WRONG, 4)
-    assert _check("other", attempts=4).outcome is CodeOutcome.DEAD
-    assert _check("stored", attempts=5).outcome is CodeOutcome.DEAD
-    assert _check("stored", expires_at=NOW).outcome is CodeOutcome.EXPIRED
-    assert domain.check_code(None, None, 0, "x", NOW).outcome is CodeOutcome.MISSING
+def test_code_locks_grow_with_consecutive_failures_then_allow_one_a_day():
+    locks = {n: domain.code_lock_after(n) for n in range(0, 26)}
+    assert [n for n, lock in locks.items() if lock] == [5, 10, 15, 20, 21, 22, 23, 24, 25]
+    assert [locks[n] for n in (5, 10, 15, 20, 21)] == [
+        timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4), timedelta(hours=24),
+        timedelta(hours=24)]
+
+
+@pytest.mark.parametrize(("given", "client"), [
+    ("192.0.2.10", "192.0.2.10"),
+    (" 192.0.2.10 ", "192.0.2.10"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+    ("2001:DB8:1:2::1", "2001:db8:1:2::/64"),
+    ("::ffff:192.0.2.10", "192.0.2.10"),      # an IPv4 client seen through an IPv6 socket
+    ("not-an-address", "not-an-address"),
+])
+def test_client_key_takes_an_ipv6_client_by_its_slash_64(given, client):
+    assert domain.client_key(given) == client
 
 
 def test_email_normalisation_and_key():
     assert domain.normalize_email("  Jane.Doe@Example.ORG ") == "jane.doe@example.org"
     assert domain.email_key("JANE@example.org") == domain.email_key("jane@example.org ")
     assert "jane" not in domain.email_key("jane@example.org")
+    full_width = "\uff4a\uff41\uff4e\uff45@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.org"
+    assert domain.normalize_email(full_width) == "jane@example.org"   # NFKC
+    assert domain.normalize_email("Rédaction@Exämple.ORG.") == "rédaction@xn--exmple-cua.org"
+    assert domain.normalize_email("jane@xn--exmple-cua.org") == "jane@xn--exmple-cua.org"
+    assert domain.normalize_email("no-at-sign") == "no-at-sign"

@@ -35,3 +35,27 @@ def test_accounts_registered_before_the_terms_keep_working_without_any(service_d
         command.upgrade(config, "head")
     finally:
         engine.dispose()
+
+
+def test_stored_addresses_take_their_one_form_and_two_mailboxes_in_one_are_left(
+        service_database_url):
+    config = alembic_config("auth", service_database_url)
+    command.upgrade(config, "0002")
+    engine = make_engine(service_database_url)
+    try:
+        with engine.begin() as connection:
+            for number, email in enumerate(("Rédaction@Exämple.org", "jane@example.org",
+                                            "\uff4a\uff41\uff4e\uff45@example.org")):
+                connection.execute(insert(Account.__table__).values(
+                    id=f"5a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4{number}", email=email,
+                    password_hash="not-a-hash", full_name="Someone", organisation="Example",
+                    language="fr", newsletter=False, roles="", created_at=REGISTERED,
+                    verified_at=REGISTERED, password_changed_at=REGISTERED))
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            emails = connection.execute(select(Account.email).order_by(Account.id)).scalars()
+            assert list(emails) == ["rédaction@xn--exmple-cua.org", "jane@example.org",
+                                    "\uff4a\uff41\uff4e\uff45@example.org"]
+        command.downgrade(config, "0002")
+    finally:
+        engine.dispose()
