@@ -31,6 +31,8 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
+from services.shared import signing_keys
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 OVERLAYS = sorted(p.parent for p in (DEPLOY / "k8s" / "overlays").glob("*/kustomization.yaml"))
@@ -62,6 +64,11 @@ SERVICE_CLASSES = {"auth": "services.auth.entrypoint:AuthService",
 CODE_QUEUE = "evt-auth-verification_code.issued.v1--mailer.on_verification_code_issued"
 JOB_QUEUE = "evt-transcoder-job.queued.v1--transcoder.run_job"
 DEFAULT_DENY = "default-deny"
+# The signing key rings (services/shared/signing_keys.py), each in a Secret of its holders only.
+SIGNING_KEY_SECRET = {"SESSION_KEYS": "newsreel-gateway-keys",
+                      "CSRF_KEYS": "newsreel-gateway-keys",
+                      "DOWNLOAD_LINK_KEYS": "newsreel-gateway-keys",
+                      "UNSUBSCRIBE_KEYS": "newsreel-unsubscribe-keys"}
 
 
 # --- rendering -----------------------------------------------------------------------------------
@@ -437,6 +444,35 @@ def test_every_secret_referenced_is_documented_or_made_by_an_operator(docs):
             continue
         assert f"`{name}`" in section, f"Secret {name} is not in README.md's Secrets to create"
         assert f"`{key}`" in section, f"key {key} of Secret {name} is not documented"
+
+
+def test_each_pod_holds_only_the_signing_keys_of_its_purposes(docs):
+    """Issue 10, point 9: the mailer's pod gets its unsubscribe keys and nothing that signs a
+    session, a form or a download link; only the gateway's own container gets those; the one
+    SECRET_KEY of before nowhere. Each ring comes key by key from a Secret of its own holders
+    (no envFrom of a whole Secret)."""
+    rings = set(signing_keys.ALL)
+    for name, deployment in of_kind(docs, "Deployment").items():
+        main = pod_spec(deployment)["containers"][0]
+        for c in containers(deployment):
+            env = {e["name"]: e for e in c.get("env", [])}
+            assert signing_keys.RETIRED not in env, f"{name}/{c['name']}"
+            held = set(signing_keys.HELD_BY.get(name, ())) if c is main else set()
+            assert rings & set(env) == held, f"{name}/{c['name']}"
+            assert not [s for s in c.get("envFrom") or [] if "secretRef" in s], name
+            for setting in held:
+                ref = env[setting]["valueFrom"]["secretKeyRef"]
+                assert ref == {"name": SIGNING_KEY_SECRET[setting], "key": setting}, name
+    # a Secret holding a gateway-only ring is read by the gateway alone
+    readers: dict[str, set[str]] = {}
+    for name, deployment in of_kind(docs, "Deployment").items():
+        for c in containers(deployment):
+            for e in c.get("env", []):
+                ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+                if ref:
+                    readers.setdefault(ref["name"], set()).add(name)
+    assert readers["newsreel-gateway-keys"] == {"gateway"}
+    assert readers["newsreel-unsubscribe-keys"] == {"gateway", "mailer"}
 
 
 def test_configmaps_referenced_exist(docs):
