@@ -5,6 +5,7 @@ second writer waits instead of failing, foreign keys on. Transactions must not d
 under eventlet a green thread that yields while holding SQLite's write lock would stall the
 whole process."""
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC
@@ -52,8 +53,24 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
-                         hide_parameters=True)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                           hide_parameters=True)
+    event.listen(engine, "handle_error", _hide_detail)
+    return engine
+
+
+# PostgreSQL's DETAIL line quotes the values at fault ("Key (token_hash)=(…) already exists"):
+# a hash, an HMAC or a token would reach the exception's text, its traceback and the logs.
+_DETAIL = re.compile(r"^DETAIL:.*$", re.MULTILINE)
+_DETAIL_HIDDEN = "DETAIL:  [values hidden]"
+
+
+def _hide_detail(context) -> None:
+    """The exception (and the driver's, chained to it) keep everything but the values."""
+    for error in (context.original_exception, context.sqlalchemy_exception):
+        if error is not None and error.args and isinstance(error.args[0], str) \
+                and "DETAIL:" in error.args[0]:
+            error.args = (_DETAIL.sub(_DETAIL_HIDDEN, error.args[0]), *error.args[1:])
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
