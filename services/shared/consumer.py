@@ -122,6 +122,7 @@ class ReliableEventHandler(EventHandler):
         self.dlq = dead_letter_queue(self.queue.name)
         declared = {q.name: q for q in (*self.retry_queues, *self.transient_queues, self.dlq)}
         self.publisher = Publisher(self.container.config["AMQP_URI"], use_confirms=True,
+                                   ssl=self.container.config.get("AMQP_SSL"),
                                    declare=list(declared.values()))
 
     def handle_message(self, body, message):

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from . import cloudevents, metrics
-from .config import env, env_float
+from .config import amqp_ssl, env, env_float
 from .db import UtcDateTime, make_engine
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class Relay:
         self.engine = engine
         self.exchange = events_exchange(outbox.service)
         self.publisher = Publisher(amqp_uri, use_confirms=True, serializer=cloudevents.SERIALIZER,
-                                   declare=[self.exchange])
+                                   declare=[self.exchange], ssl=amqp_ssl(amqp_uri))
         fault, _, self.fault_event_type = os.environ.get(FAULT_ENV, "").partition(":")
         self.fault = fault or None
         # How long a relay owns the rows it is publishing. A relay that dies leaves them to
