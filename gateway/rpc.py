@@ -20,6 +20,7 @@ from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.shared import nameko_fixes
+from services.shared.config import amqp_ssl
 
 # Imported for its side effect too: it registers ServiceError with nameko, so a service's
 # ServiceError reaches us as an instance with its code and details, not as a RemoteError.
@@ -72,7 +73,8 @@ class StartedProxy:
 def start_cluster_proxy(amqp_uri: str, timeout: float) -> StartedProxy:
     # transient requests, and a reply queue that lives and dies with this proxy's connection
     nameko_fixes.apply()
-    runner = ClusterRpcProxy({"AMQP_URI": amqp_uri, "SERIALIZER": "json"}, timeout=timeout)
+    runner = ClusterRpcProxy({"AMQP_URI": amqp_uri, "AMQP_SSL": amqp_ssl(amqp_uri),
+                              "SERIALIZER": "json"}, timeout=timeout)
     return StartedProxy(cluster=runner.start(), stop=runner.stop,
                         context=runner._worker_ctx.data)
 

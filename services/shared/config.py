@@ -1,7 +1,9 @@
 """Configuration comes from the environment only (12-factor). Defaults are the one-machine setup."""
 
 import os
+import ssl
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +30,30 @@ def var_dir() -> Path:
 
 def amqp_uri() -> str:
     return env("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def amqp_ssl(uri: str | None = None) -> dict | None:
+    """The TLS options of a connection to `uri` (AMQP_URI by default), in the form kombu takes
+    (nameko's AMQP_SSL setting): None for amqp://. For amqps:// the broker's certificate must
+    chain to AMQP_CA_FILE (the system's CAs when unset) and name the host the URI names: kombu's
+    own amqps:// checks the chain against the system's CAs only, and no name at all.
+
+    kombu fills server_hostname=None in with the host it connects to, in the dict itself, the
+    first time: with a failover list of brokers, the certificate of each must also name the
+    first (the RabbitMQ operator's certificate names the Service, which is the one address).
+    AMQP_CA_FILE with a plain amqp:// URI is refused: TLS was meant, and would be missing."""
+    uri = uri or amqp_uri()
+    ca_file = env("AMQP_CA_FILE")
+    if urlsplit(uri).scheme != "amqps":
+        if ca_file:
+            raise RuntimeError("AMQP_CA_FILE is set but AMQP_URI is not amqps://: the broker "
+                               "would be reached without TLS")
+        return None
+    options = {"cert_reqs": ssl.CERT_REQUIRED, "server_hostname": None,
+               "tls_minimum_version": ssl.TLSVersion.TLSv1_2}
+    if ca_file:
+        options["ca_certs"] = ca_file
+    return options
 
 
 def database_url(service: str) -> str:

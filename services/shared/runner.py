@@ -12,7 +12,7 @@ from nameko.runners import ServiceRunner
 from pythonjsonlogger.json import JsonFormatter
 
 from . import cloudevents, nameko_fixes
-from .config import amqp_uri, env, env_int
+from .config import amqp_ssl, amqp_uri, env, env_int
 from .logcontext import LogContextFilter
 from .metrics import serve_metrics
 
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 def nameko_config() -> dict:
     return {
         "AMQP_URI": amqp_uri(),
+        # amqps://: every connection nameko opens verifies the broker (AMQP_CA_FILE)
+        "AMQP_SSL": amqp_ssl(),
         "SERIALIZER": "json",
         "ACCEPT": ["json", cloudevents.SERIALIZER],
         "max_workers": env_int("MAX_WORKERS", 10),

@@ -14,7 +14,7 @@ import logging
 
 from kombu import Connection, Exchange, Queue
 
-from .config import amqp_uri
+from .config import amqp_ssl, amqp_uri
 from .consumer import ReliableEventHandler
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,8 @@ def _load(path: str):
 
 def declare(service_paths=SERVICES, uri: str | None = None) -> list[str]:
     declared = []
-    with Connection(uri or amqp_uri()) as connection:
+    uri = uri or amqp_uri()
+    with Connection(uri, ssl=amqp_ssl(uri)) as connection:
         channel = connection.default_channel
         for path in service_paths:
             for queue in handler_queues(_load(path)):
