@@ -39,6 +39,7 @@ from services.shared import signing_keys
 
 from . import databases
 from .chaos import TcpProxy
+from .pgserver import PostgresServer
 from .processes import REPO_ROOT, ServiceProcess, all_of, free_port, http_ok
 from .rabbit import AMQP_URL, MANAGEMENT_URL, EventTap, TestVhost
 from .smtp import SmtpCapture
@@ -78,13 +79,15 @@ class NewsreelSystem:
                  vhost: TestVhost | None = None, env: Mapping[str, str] | None = None,
                  log_dir: str | os.PathLike | None = None, python: str = sys.executable,
                  commands: Mapping[str, Sequence[str]] | None = None,
-                 transcoder: bool = False, check_events: bool | None = None):
+                 transcoder: bool = False, check_events: bool | None = None,
+                 postgres: PostgresServer | None = None):
         """`env`: variables added for every process (e.g. rate limits); `vhost`: by default a
         fresh one, deleted at `close()`; `commands`: argv replacements by name ("migrate",
         "auth", "mailer", "gateway"), for testing the harness itself; `transcoder`: run the
         transcoder's two processes too; `check_events`: hold every event published to the
         contract (by default unless `commands` replaces a service: stand-ins publish
-        whatever their test needs)."""
+        whatever their test needs); `postgres`: a throwaway `PostgresServer` of the test's own
+        to hold the databases (backend "postgres"), which the test may stop and start."""
         self.backend = backend
         self.services = ALL_SERVICES if transcoder else CORE_SERVICES
         self.databases = tuple(dict.fromkeys(
@@ -107,10 +110,16 @@ class NewsreelSystem:
             broker = urlsplit(AMQP_URL)
             self.proxy = TcpProxy(target=(broker.hostname or "127.0.0.1", broker.port or 5672))
             self._cleanups.append(self.proxy.stop)
-            self.database_urls = {
-                name: databases.database_url(backend, name, self.tmp_path,
-                                             addfinalizer=self._cleanups.append)
-                for name in self.databases}
+            if postgres is not None:
+                if backend != "postgres":
+                    raise ValueError("a PostgresServer holds postgres databases only")
+                self.database_urls = {name: postgres.create_database(f"nr_{name}")
+                                      for name in self.databases}
+            else:
+                self.database_urls = {
+                    name: databases.database_url(backend, name, self.tmp_path,
+                                                 addfinalizer=self._cleanups.append)
+                    for name in self.databases}
             self.ports = {name: free_port() for name in (
                 *self.services, "frontdoor-status", "frontdoor-log", "frontdoor-nginx")}
             # clients reach the front door; the gateway's own port is for the front door
