@@ -1484,3 +1484,20 @@ def test_checkov_finds_nothing_unexplained(overlay, tmp_path):
     summary = [r["summary"] for r in reports if "summary" in r]
     assert summary and sum(s["passed"] for s in summary) > 100, summary
     assert all(s["parsing_errors"] == 0 for s in summary), summary
+
+
+def test_the_auth_pods_memory_limit_holds_the_argon2_hashes_it_lets_run_at_once(docs):
+    """Issue 10, point 7: AUTH_HASHES_IN_FLIGHT hashes of memory_cost each, plus the process
+    itself, fit the auth container's memory limit (tests/test_auth_memory.py measures it)."""
+    from argon2 import PasswordHasher
+
+    from services.auth import entrypoint
+
+    [auth] = [c for c in containers(of_kind(docs, "Deployment")["auth"]) if c["name"] == "auth"]
+    in_flight = int(container_env(docs, auth).get(
+        "AUTH_HASHES_IN_FLIGHT", entrypoint.HASHES_IN_FLIGHT))
+    limit = auth["resources"]["limits"]["memory"]
+    assert limit.endswith("Mi"), limit
+    hash_mib = PasswordHasher().memory_cost // 1024
+    assert entrypoint.PROCESS_BASE_MIB + in_flight * hash_mib <= int(limit[:-2]), (
+        f"{in_flight} hashes of {hash_mib} MiB + {entrypoint.PROCESS_BASE_MIB} MiB > {limit}")

@@ -4,12 +4,13 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from eventlet import tpool
+from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
 from services.shared.config import database_url, env, env_int, require
 from services.shared.db import Database
-from services.shared.errors import service_rpc
+from services.shared.errors import ServiceError, service_rpc
 from services.shared.observed import Observed
 from services.shared.outbox import OutboxRelay
 from services.shared.sealed import Sealer
@@ -23,16 +24,41 @@ def _auth_database_url() -> str:
     return database_url("auth")
 
 
+# Each argon2id hash holds memory_cost KiB (64 MiB by default) while it runs. The process
+# holds AUTH_HASHES_IN_FLIGHT of them at most, so that it stays inside its memory limit
+# (deploy/k8s/base/auth.yaml; deploy/tests checks the sum) whatever the number of logins at
+# once; the others wait their turn up to AUTH_HASH_WAIT_SECONDS, then get 503 + Retry-After.
+HASHES_IN_FLIGHT = 4
+HASH_WAIT_SECONDS = 10
+# The process's own memory besides the hashes (77 MiB measured idle on 2026-12-04, Python
+# 3.11; the rest is room for requests, connections and the native threads' stacks).
+PROCESS_BASE_MIB = 128
+
+
 class OffloadedHasher(PasswordHasher):
     """argon2id holds a core for ~0.1 s by design. Run in a native thread (argon2 releases the
     GIL), it no longer freezes the service's green threads: a login does not stall every
-    `authenticate` behind it."""
+    `authenticate` behind it. At most `in_flight` at once (see HASHES_IN_FLIGHT)."""
+
+    def __init__(self, in_flight: int = HASHES_IN_FLIGHT,
+                 wait_seconds: float = HASH_WAIT_SECONDS, **kwargs):
+        super().__init__(**kwargs)
+        self.gate = Semaphore(in_flight)
+        self.wait_seconds = wait_seconds
 
     def hash(self, password, **kwargs):
-        return tpool.execute(super().hash, password, **kwargs)
+        return self._offload(super().hash, password, **kwargs)
 
     def verify(self, hash, password):
-        return tpool.execute(super().verify, hash, password)
+        return self._offload(super().verify, hash, password)
+
+    def _offload(self, work, *args, **kwargs):
+        if not self.gate.acquire(timeout=self.wait_seconds):
+            raise ServiceError("service_unavailable", {"retry_after": 1})
+        try:
+            return tpool.execute(work, *args, **kwargs)
+        finally:
+            self.gate.release()
 
 
 def _clock(offset_seconds: int):
@@ -54,7 +80,9 @@ class AccountServiceParts(DependencyProvider):
                 code_key=bytes.fromhex(require("CODE_HASH_KEY")),
                 idle_timeouts={"portal": timedelta(
                     minutes=env_int("AUTH_PORTAL_IDLE_MINUTES", 30))}),
-            "passwords": Passwords(OffloadedHasher()),
+            "passwords": Passwords(OffloadedHasher(
+                env_int("AUTH_HASHES_IN_FLIGHT", HASHES_IN_FLIGHT),
+                env_int("AUTH_HASH_WAIT_SECONDS", HASH_WAIT_SECONDS))),
             "clock": _clock(env_int("AUTH_CLOCK_OFFSET_SECONDS", 0)),
         }
 
