@@ -19,6 +19,7 @@ import os
 import re
 import runpy
 import shutil
+import ssl
 import subprocess
 import sys
 import threading
@@ -375,7 +376,7 @@ def test_network_policies_open_what_each_process_needs_and_no_more(docs):
     for name, deployment in deployments.items():
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         ports = egress_ports(policies, labels)
-        assert {53, 5672} <= ports, f"{name}: DNS or AMQP egress missing"
+        assert {53, 5671} <= ports, f"{name}: DNS or AMQP (TLS) egress missing"
         wants_db = SERVICE_OF[name] is not None
         assert (5432 in ports) == wants_db, (
             f"{name}: PostgreSQL egress {'missing' if wants_db else 'not needed'}")
@@ -1501,3 +1502,100 @@ def test_the_auth_pods_memory_limit_holds_the_argon2_hashes_it_lets_run_at_once(
     hash_mib = PasswordHasher().memory_cost // 1024
     assert entrypoint.PROCESS_BASE_MIB + in_flight * hash_mib <= int(limit[:-2]), (
         f"{in_flight} hashes of {hash_mib} MiB + {entrypoint.PROCESS_BASE_MIB} MiB > {limit}")
+
+
+# --- issue 10, point 8: AMQP over TLS (cert-manager), RPC queues classic -------------------------
+
+AMQP_TLS_PORT = 5671
+
+
+def broker_tls(docs) -> tuple[dict, dict]:
+    """The RabbitmqCluster's document, and the spec of the Certificate whose Secret is its TLS."""
+    rabbit = of_kind(docs, "RabbitmqCluster")["newsreel-rabbitmq"]
+    secret = rabbit["spec"]["tls"]["secretName"]
+    [server] = [c["spec"] for c in of_kind(docs, "Certificate").values()
+                if c["spec"]["secretName"] == secret]
+    return rabbit, server
+
+
+def test_the_broker_has_a_certificate_from_a_ca_of_our_own(docs):
+    rabbit, server = broker_tls(docs)
+    certificates, issuers = of_kind(docs, "Certificate"), of_kind(docs, "Issuer")
+    assert "server auth" in server["usages"]
+    assert server["privateKey"]["rotationPolicy"] == "Always"
+    # issued by a CA Issuer whose CA certificate is self-signed by cert-manager
+    ca_secret = issuers[server["issuerRef"]["name"]]["spec"]["ca"]["secretName"]
+    [ca] = [c["spec"] for c in certificates.values() if c["spec"]["secretName"] == ca_secret]
+    assert ca["isCA"] is True and "selfSigned" in issuers[ca["issuerRef"]["name"]]["spec"]
+    # the names the clients use (the ConfigMap's AMQP_HOST, in the namespace) are on it
+    host = of_kind(docs, "ConfigMap")["newsreel-config"]["data"]["AMQP_HOST"]
+    namespace = rabbit["metadata"]["namespace"]
+    assert {host, f"{host}.{namespace}.svc", f"{host}.{namespace}.svc.cluster.local"} <= set(
+        server["dnsNames"])
+
+
+def test_every_process_speaks_amqps_and_verifies_the_broker(docs, monkeypatch):
+    from services.shared import config
+
+    rabbit, _server = broker_tls(docs)
+    tls_secret = rabbit["spec"]["tls"]["secretName"]
+    ca_secrets = {i["spec"]["ca"]["secretName"] for i in of_kind(docs, "Issuer").values()
+                  if "ca" in i["spec"]}
+    for name, deployment in of_kind(docs, "Deployment").items():
+        app = pod_spec(deployment)["containers"][0]
+        env = container_env(docs, app)
+        uri = urlsplit(env["AMQP_URI"])
+        assert (uri.scheme, uri.hostname, uri.port) == ("amqps", env["AMQP_HOST"],
+                                                          AMQP_TLS_PORT), name
+        # the CA certificate alone (never the broker's key) read-only where AMQP_CA_FILE says
+        ca_file = Path(env["AMQP_CA_FILE"])
+        [mount] = [m for m in app.get("volumeMounts") or []
+                   if m["mountPath"] == str(ca_file.parent)]
+        assert mount.get("readOnly") is True, name
+        volume = {v["name"]: v for v in pod_spec(deployment)["volumes"]}[mount["name"]]
+        assert volume["secret"]["secretName"] == tls_secret, name
+        assert volume["secret"]["items"] == [{"key": "ca.crt", "path": ca_file.name}], name
+        # no pod holds the CA's own Secret (its key signs certificates)
+        mounted = {v.get("secret", {}).get("secretName") for v in pod_spec(deployment)["volumes"]}
+        assert not mounted & ca_secrets, name
+        # and what the process makes of that environment: the chain and the name checked
+        for key in ("AMQP_URI", "AMQP_CA_FILE"):
+            monkeypatch.setenv(key, env[key])
+        options = config.amqp_ssl()
+        assert options["ca_certs"] == env["AMQP_CA_FILE"], name
+        assert options["cert_reqs"] == ssl.CERT_REQUIRED and options["server_hostname"] is None
+
+
+def test_only_the_brokers_tls_port_is_open_to_the_processes(docs):
+    """The operator keeps the plain listener (its management API's plain port serves the
+    messaging-topology operator and KEDA); no process may reach 5672."""
+    policies = of_kind(docs, "NetworkPolicy")
+    deployments = of_kind(docs, "Deployment")
+    for name, deployment in deployments.items():
+        ports = egress_ports(policies, deployment["spec"]["template"]["metadata"]["labels"])
+        assert AMQP_TLS_PORT in ports and 5672 not in ports, name
+    broker = policies["rabbitmq"]["spec"]
+    for rule in broker["ingress"]:
+        admits_ours = any(selects(peer["podSelector"], d["spec"]["template"]["metadata"]["labels"])
+                          for peer in rule["from"] if "podSelector" in peer
+                          for d in deployments.values())
+        if admits_ours:
+            assert {p["port"] for p in rule["ports"]} == {AMQP_TLS_PORT}
+
+
+def test_rpc_queues_are_classic_whatever_the_vhosts_default(docs):
+    """The vhost makes every durable queue declared without a type a quorum queue (a Raft log on
+    disk on every node); the RPC queues, which carry passwords and tokens, name their type."""
+    from services.shared import nameko_fixes
+
+    assert of_kind(docs, "Vhost")["newsreel"]["spec"]["defaultQueueType"] == "quorum"
+    request = nameko_fixes.rpc_request_queue("auth", {})
+    reply = nameko_fixes.rpc_reply_queue("standalone_rpc_proxy", "0b5f6c3e", {})
+    for queue in (request, reply):
+        assert queue.queue_arguments["x-queue-type"] == "classic", queue.name
+    assert (reply.durable, reply.exclusive, reply.auto_delete) == (False, True, True)
+    # the names the users' permissions grant are the names declared
+    grants = {p["spec"]["userReference"]["name"]: Grants(p["spec"])
+              for p in of_kind(docs, "Permission").values()}
+    assert grants["newsreel-auth"].can("configure", request.name)
+    assert grants["newsreel-gateway"].can("configure", reply.name)
