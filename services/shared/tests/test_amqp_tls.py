@@ -15,7 +15,7 @@ from gateway.rpc import BrokerUnavailable, NamekoRpc, start_cluster_proxy
 from services.shared import config, topology
 from services.shared.db import make_engine, make_session_factory
 from services.shared.outbox import Outbox, Relay, outbox_table
-from tests.support.rabbit import TestVhost
+from tests.support.rabbit import TestVhost, blocking_channel
 from tests.support.smtp import SmtpCapture
 from tests.support.system import NewsreelSystem
 from tests.support.tls import ThrowawayCA, TlsFront
@@ -132,7 +132,12 @@ def test_the_outbox_relay_publishes_over_tls(pki, vhost, tmp_path, monkeypatch):
     metadata.create_all(engine)
     with make_session_factory(engine).begin() as session:
         box.add(session, "thing.happened.v1", {"n": 1}, subject="1")
+    with blocking_channel(vhost.amqp_uri) as channel:  # somewhere for the event to go
+        channel.exchange_declare("tlstest.events", "topic", durable=True)
+        channel.queue_declare("tlstest-all", durable=True)
+        channel.queue_bind("tlstest-all", "tlstest.events", "#")
     with TlsFront(pki["broker"]) as front:
         assert Relay(box, engine, amqps_uri(front, vhost)).publish_pending() == 1
         assert front.handshakes == 1
+    assert vhost.queue_messages("tlstest-all") == 1
     engine.dispose()
