@@ -31,6 +31,10 @@ EVENTS_CONSUMED = Counter(
 OUTBOX_BACKLOG = Gauge(
     "newsreel_outbox_backlog", "Events committed but not yet confirmed by the broker.",
     ["service"])
+OUTBOX_UNROUTABLE = Counter(
+    "newsreel_outbox_unroutable_total", "Events the broker returned because no queue is bound "
+    "to them: kept in the outbox for a later try (kept=true: a consumer's queue is missing), or "
+    "announcements no one subscribed to (kept=false).", ["service", "event_type", "kept"])
 OUTBOX_PUBLISH_FAILURES = Counter(
     "newsreel_outbox_publish_failures_total", "Relay attempts that the broker did not confirm.",
     ["service"])

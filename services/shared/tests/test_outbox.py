@@ -80,7 +80,7 @@ def test_an_unreachable_broker_keeps_the_events_for_later(vhost, outbox):
     box, engine = outbox
     ids = add_events(box, engine, 2)
     dead = Relay(box, engine, f"amqp://guest:guest@127.0.0.1:{free_port()}/")
-    dead.publisher.retry_policy = {"max_retries": 0}
+    dead.retry_policy = {"max_retries": 0}
     with pytest.raises(Exception):  # noqa: B017 - whatever kombu raises for a refused connection
         dead.publish_pending()
     with engine.connect() as connection:
@@ -110,3 +110,71 @@ def test_two_relays_share_the_work_without_publishing_twice(vhost, outbox):
     assert sum(counts) == 250
     assert sorted(received) == sorted(ids)
     connection.close()
+
+
+def _unroutable(service, event_type, kept):
+    from prometheus_client import REGISTRY
+    return REGISTRY.get_sample_value("newsreel_outbox_unroutable_total", {
+        "service": service, "event_type": event_type, "kept": kept}) or 0
+
+
+def test_an_event_no_queue_is_bound_to_is_kept_counted_and_published_once_one_is(
+        vhost, outbox, caplog):
+    box, engine = outbox
+    ids = add_events(box, engine, 2, "thing.nobody_hears.v1")
+    relay = Relay(box, engine, vhost.amqp_uri)
+    counted = _unroutable("relaytest", "thing.nobody_hears.v1", "true")
+    with caplog.at_level("ERROR", logger="services.shared.outbox"):
+        assert relay.publish_pending() == 0          # the broker returned both
+    assert _unroutable("relaytest", "thing.nobody_hears.v1", "true") == counted + 2
+    assert "no queue" in caplog.text and ids[0] in caplog.text
+    with engine.connect() as connection:
+        rows = connection.execute(select(box.table.c.event_id)
+                                  .order_by(box.table.c.id)).all()
+    assert [row.event_id for row in rows] == ids     # kept, not lost
+    assert relay.publish_pending() == 0              # not tried again at once
+
+    connection, channel = bind_queue(vhost)          # the consumer's queue appears
+    with engine.begin() as db:                       # ... and the retry time has come
+        db.execute(box.table.update().values(claimed_until=None))
+    assert relay.publish_pending() == 2
+    assert [props.message_id for _, props, _ in drain(channel)] == ids
+    assert relay.refresh_backlog() == 0
+    connection.close()
+
+
+def test_a_routed_event_after_a_returned_one_is_confirmed_for_itself(vhost, outbox):
+    """A return and the next publish on the same channel: each confirm is its own."""
+    box, engine = outbox
+    connection, channel = bind_queue(vhost)
+    channel.queue_unbind("all-events", "relaytest.events", "#")
+    channel.queue_bind("all-events", "relaytest.events", "heard.*")
+    add_events(box, engine, 1, "unheard.thing.v1")
+    heard = add_events(box, engine, 3, "heard.thing")
+    assert Relay(box, engine, vhost.amqp_uri).publish_pending() == 3
+    assert [props.message_id for _, props, _ in drain(channel)] == heard
+    connection.close()
+
+
+def test_a_returned_announcement_is_counted_and_not_kept(vhost, outbox):
+    """Events the contract offers to whoever subscribes, that no Newsreel handler needs
+    (services.shared.outbox.ANNOUNCEMENTS): with no subscriber, there is no one to keep them
+    for."""
+    box, engine = outbox
+    add_events(box, engine, 1, "mail.sent.v1")
+    counted = _unroutable("relaytest", "mail.sent.v1", "false")
+    assert Relay(box, engine, vhost.amqp_uri).publish_pending() == 0
+    assert _unroutable("relaytest", "mail.sent.v1", "false") == counted + 1
+    with engine.connect() as connection:
+        assert connection.execute(select(box.table.c.event_id)).all() == []
+
+
+def test_announcements_are_exactly_the_events_no_newsreel_handler_consumes():
+    from contract import validate as contract
+    from services.shared import topology
+    from services.shared.outbox import ANNOUNCEMENTS
+
+    consumed = {queue.routing_key for path in topology.SERVICES
+                for queue in topology.handler_queues(topology._load(path))}
+    assert consumed and not consumed & ANNOUNCEMENTS
+    assert ANNOUNCEMENTS | consumed == set(contract.event_types())
