@@ -1,8 +1,8 @@
 """Every error the API answers with: ONE table from machine code to HTTP status and to a
 sentence in the user's language, and the one JSON shape they all take:
 
-    {"error": {"code": "invalid_code", "message": "Ce code n'est pas valide. …",
-               "attempts_left": 2}}
+    {"error": {"code": "weak_password", "message": "Le mot de passe doit comporter …",
+               "rules": ["min_length"]}}
 
 Services raise `ServiceError(code, details)`; the gateway raises `ApiError` for what it refuses
 itself (validation, CSRF, no session); Werkzeug's HTTP errors under /api/ and anything
@@ -84,12 +84,12 @@ def weak_password_message(details: dict) -> str:
     return " ".join(sentences)
 
 
-def invalid_code_message(details: dict) -> str:
-    if "attempts_left" not in details:
-        return _("This code is not valid.")
-    return ngettext("This code is not valid. %(num)d attempt left.",
-                    "This code is not valid. %(num)d attempts left.",
-                    details["attempts_left"])
+def invalid_verification_message() -> str:
+    """A refused account verification: auth answers `invalid_code` alike for a wrong code and
+    for a wrong password (which one it was would tell an attacker too much), so the sentence
+    names both."""
+    return _("This code is wrong, expired or already used, or the password is not the one "
+             "chosen at registration. Check the password, or ask for a new code.")
 
 
 def rate_limited_message(details: dict) -> str:
@@ -335,18 +335,22 @@ ERRORS: dict[str, ErrorKind] = {
     "range_not_satisfiable": ErrorKind(416, lambda d: _(
         "The requested range is outside the file.")),
     # accounts (auth service)
-    "weak_password": ErrorKind(400, weak_password_message, {"rules": _string_list},
-                               defaults={"rules": []}),
+    "weak_password": ErrorKind(400, weak_password_message,
+                               {"rules": _string_list, "field": str}, defaults={"rules": []}),
     "terms_not_accepted": ErrorKind(400, lambda d: _(
         "Please read and accept the terms of use."), {"current_version": str},
         defaults={"current_version": TERMS_VERSION}),
-    "invalid_code": ErrorKind(400, invalid_code_message, {"attempts_left": _non_negative_int}),
-    "code_expired": ErrorKind(400, lambda d: _("This code has expired. Ask for a new one.")),
-    "too_many_attempts": ErrorKind(400, lambda d: _(
-        "Too many wrong attempts: this code no longer works. Ask for a new one.")),
+    # Every refusal of a code is this one answer with no detail, for a known or an unknown
+    # address alike (a count of tries left, or "expired", would tell real accounts apart).
+    "invalid_code": ErrorKind(400, lambda d: _(
+        "This code is wrong, expired or already used. Ask for a new one.")),
     "invalid_reset_token": ErrorKind(400, lambda d: _(
         "This password reset has expired or was already used. Please start again.")),
     "invalid_credentials": ErrorKind(401, lambda d: _("Incorrect email address or password.")),
+    # A logged-in password change whose current password is wrong: not a 401, which would
+    # tell the client its session is over (and a browser to drop its cookie).
+    "wrong_password": ErrorKind(400, lambda d: _("This is not your current password."),
+                                {"field": str}),
     "unauthorized": ErrorKind(401, lambda d: _(
         "You are not logged in, or your session has expired. Please log in.")),
     "not_verified": ErrorKind(403, lambda d: _(

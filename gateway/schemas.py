@@ -60,7 +60,12 @@ REGISTER = _object({
     "email": EMAIL, "password": NEW_PASSWORD, "full_name": PERSON_TEXT,
     "organisation": PERSON_TEXT, "language": LANGUAGE, "terms_version": ACCEPTED_TERMS_VERSION,
 }, title="Registration")
-VERIFY_ACCOUNT = _object({"email": EMAIL, "code": CODE}, title="AccountVerification")
+VERIFY_ACCOUNT = _object({
+    "email": EMAIL, "code": CODE,
+    "password": {**PASSWORD, "description": "The password chosen at registration: the code "
+                                            "proves the mailbox, the password the person who "
+                                            "registered."},
+}, title="AccountVerification")
 RESEND_VERIFICATION = _object({"email": EMAIL}, title="VerificationResend")
 LOGIN = _object({"email": EMAIL, "password": PASSWORD}, title="Login")
 NEWSLETTER = _object({"subscribed": {"type": "boolean"}}, title="NewsletterChoice")
@@ -69,6 +74,8 @@ VERIFY_PASSWORD_RESET = _object({"email": EMAIL, "code": CODE},
                                 title="PasswordResetVerification")
 COMPLETE_PASSWORD_RESET = _object({"reset_token": RESET_TOKEN, "password": NEW_PASSWORD},
                                   title="PasswordResetCompletion")
+CHANGE_PASSWORD = _object({"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+                          title="PasswordChange")
 
 # -- response bodies ---------------------------------------------------------------------------
 
@@ -92,6 +99,23 @@ SESSION = _object({
     "expires_at": TIMESTAMP,
     "account": ACCOUNT,
 }, title="Session")
+SESSION_INFO = _object({
+    "id": {"type": "string", "description": "Names the session in this list (not a token)."},
+    "current": {"type": "boolean", "description": "The session of this request."},
+    "created_at": TIMESTAMP,
+    "last_seen_at": TIMESTAMP,
+    "expires_at": {**TIMESTAMP, "description": "Its absolute end; a portal session also ends "
+                                               "after its idle time."},
+    "client_ip": {"type": ["string", "null"], "description": "Where it was opened from."},
+    "user_agent": {"type": ["string", "null"],
+                   "description": "The User-Agent it was opened with (200 characters at most)."},
+}, title="SessionInfo")
+SESSIONS = _object({"sessions": {"type": "array", "items": SESSION_INFO,
+                                 "description": "The account's open sessions, this one first."}},
+                   title="Sessions")
+SESSIONS_ENDED = _object({"ended": {"type": "integer", "minimum": 0,
+                                    "description": "How many other sessions ended."}},
+                         title="SessionsEnded")
 RESET_GRANT = _object({
     "reset_token": {"type": "string", "description": "Short-lived; spend it on /complete."},
     "expires_at": TIMESTAMP,
@@ -112,7 +136,6 @@ ERROR = _object({
         "field": {"type": "string", "description": "The request field at fault."},
         "rules": {"type": "array", "items": {"type": "string"},
                   "description": "weak_password: the password rules broken."},
-        "attempts_left": {"type": "integer", "minimum": 0},
         "retry_after": {"type": "integer", "minimum": 0,
                         "description": "Seconds; also sent as the Retry-After header."},
         "reason": {"type": "string", "description": "Why, as a machine word (invalid_request "

@@ -59,6 +59,20 @@ def _session(**_: Any) -> dict:
     return {"token": GOOD_TOKEN, "expires_at": EXPIRES_AT, "account": dict(ACCOUNT)}
 
 
+# what auth.list_sessions answers: the asking session first (and a field auth might add one
+# day, that the gateway must not pass on)
+SESSION_LIST = [
+    {"id": "3f2a9c1d5e7b4a60", "current": True, "created_at": "2026-12-01T08:00:00Z",
+     "last_seen_at": "2026-12-04T09:12:00Z", "expires_at": "2026-12-08T08:00:00Z",
+     "client_ip": "198.51.100.7",
+     "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+     "token_hash": "not-for-the-client"},
+    {"id": "8b1e0f4c2d6a9e37", "current": False, "created_at": "2026-11-30T18:00:00Z",
+     "last_seen_at": "2026-12-03T19:45:00Z", "expires_at": "2026-12-07T18:00:00Z",
+     "client_ip": "2001:db8::7", "user_agent": None},
+]
+
+
 AUTH_ANSWERS = {
     "register": None,
     "resend_verification": None,
@@ -70,6 +84,9 @@ AUTH_ANSWERS = {
     "request_password_reset": None,
     "verify_password_reset": {"reset_token": "reset-token", "expires_at": EXPIRES_AT},
     "complete_password_reset": None,
+    "list_sessions": lambda **_: copy.deepcopy(SESSION_LIST),
+    "end_other_sessions": 2,
+    "change_password": None,
 }
 
 

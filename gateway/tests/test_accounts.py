@@ -7,7 +7,7 @@ from gateway.terms import TERMS_VERSION
 from services.shared.errors import ServiceError
 
 from .conftest import PUBLIC_BASE_URL
-from .fakes import EXPIRES_AT, GOOD_TOKEN, PUBLIC_ACCOUNT, FakeRpc
+from .fakes import EXPIRES_AT, GOOD_TOKEN, PUBLIC_ACCOUNT, SESSION_LIST, FakeRpc
 
 EMAIL = "claire.martin@example.org"
 BEARER = {"Authorization": f"Bearer {GOOD_TOKEN}"}
@@ -98,14 +98,40 @@ def test_terms_say_the_same_in_french_and_in_english(client):
 
 
 def test_verify_account_answers_a_session_and_sets_the_cookie(client, rpc):
-    response = client.post("/api/v1/accounts/verify", json={"email": EMAIL, "code": "042917"})
+    response = client.post("/api/v1/accounts/verify",
+                           json={"email": EMAIL, "code": "042917", "password": "Correct-Horse-42"},
+                           headers={"User-Agent": "newsroom-sync/2.1"})
 
     assert response.status_code == 200
     assert response.json == {"token": GOOD_TOKEN, "expires_at": EXPIRES_AT,
                              "account": PUBLIC_ACCOUNT}
     assert response.headers["Set-Cookie"].startswith(f"__Host-newsreel_session={GOOD_TOKEN};")
-    assert rpc.calls == [("auth.verify_account",
-                          {"email": EMAIL, "code": "042917", "client_ip": "127.0.0.1"})]
+    # the password chosen at registration goes with the code (issue 10, point 2), and the
+    # session opened is an API client's (no idle timeout), named by its User-Agent
+    assert rpc.calls == [("auth.verify_account", {
+        "email": EMAIL, "code": "042917", "password": "Correct-Horse-42",
+        "client_ip": "127.0.0.1", "kind": "api", "user_agent": "newsroom-sync/2.1"})]
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_a_refused_verification_says_the_code_or_the_password_in_one_answer(
+        client, rpc, language):
+    # auth refuses a wrong, expired or used code and a wrong password alike (no enumeration):
+    # the sentence names both, the same for every address
+    rpc.answer("auth.verify_account", ServiceError("invalid_code"))
+    response = client.post(f"/api/v1/accounts/verify?lang={language}",
+                           json={"email": EMAIL, "code": "042917", "password": "x"})
+    assert response.status_code == 400
+    assert response.json == {"error": {"code": "invalid_code",
+                                       "message": VERIFICATION_REFUSED[language]}}
+
+
+VERIFICATION_REFUSED = {
+    "fr": "Ce code est erroné, a expiré ou a déjà servi, ou le mot de passe n'est pas celui "
+          "choisi à l'inscription. Vérifiez le mot de passe, ou demandez un nouveau code.",
+    "en": "This code is wrong, expired or already used, or the password is not the one chosen "
+          "at registration. Check the password, or ask for a new code.",
+}
 
 
 def test_resend_verification_is_202(client, rpc):
@@ -116,14 +142,24 @@ def test_resend_verification_is_202(client, rpc):
 
 
 def test_login_answers_the_token_and_sets_the_cookie(client, rpc):
-    response = client.post("/api/v1/sessions", json={"email": EMAIL, "password": "pw"})
+    response = client.post("/api/v1/sessions", json={"email": EMAIL, "password": "pw"},
+                           headers={"User-Agent": ""})
 
     assert response.status_code == 200
     assert response.json["token"] == GOOD_TOKEN
     assert response.json["expires_at"] == EXPIRES_AT
     assert "roles" not in response.json["account"] and "id" not in response.json["account"]
-    assert rpc.calls == [("auth.login",
-                          {"email": EMAIL, "password": "pw", "client_ip": "127.0.0.1"})]
+    assert rpc.calls == [("auth.login", {"email": EMAIL, "password": "pw",
+                                         "client_ip": "127.0.0.1", "kind": "api",
+                                         "user_agent": None})]
+
+
+def test_login_names_the_session_by_a_bounded_user_agent(client, rpc):
+    client.post("/api/v1/sessions", json={"email": EMAIL, "password": "pw"},
+                headers={"User-Agent": "curl/8.5.0 " + "x" * 5000})
+    sent = rpc.calls[0][1]
+    assert sent["kind"] == "api"
+    assert sent["user_agent"].startswith("curl/8.5.0 x") and len(sent["user_agent"]) == 200
 
 
 def test_login_failure_is_one_401_for_every_cause(client, rpc):
@@ -187,6 +223,80 @@ def test_password_reset_complete_is_204_and_clears_the_cookie(client, rpc):
     assert rpc.calls == [("auth.complete_password_reset", {
         "reset_token": "reset-token", "password": "Correct-Horse-42",
         "client_ip": "127.0.0.1"})]
+
+
+# -- one's sessions and password (issue 10, point 5) ------------------------------------------
+
+def test_sessions_lists_ones_sessions_and_never_a_token(client, rpc):
+    response = client.get("/api/v1/sessions", headers=BEARER)
+
+    assert response.status_code == 200
+    assert rpc.methods_called == ["auth.authenticate", "auth.list_sessions"]
+    assert rpc.calls[1][1] == {"token": GOOD_TOKEN}
+    listed = response.json["sessions"]
+    assert [one["current"] for one in listed] == [True, False]
+    assert listed[1] == {name: SESSION_LIST[1][name] for name in (
+        "id", "current", "created_at", "last_seen_at", "expires_at", "client_ip",
+        "user_agent")}
+    # whatever auth were to add (a token, its hash), only the published fields go out
+    assert GOOD_TOKEN not in response.get_data(as_text=True)
+    assert "token" not in response.get_data(as_text=True)
+
+
+def test_log_out_everywhere_else_says_how_many_sessions_ended(client, rpc):
+    response = client.delete("/api/v1/sessions/others", headers=BEARER)
+
+    assert response.status_code == 200
+    assert response.json == {"ended": 2}
+    assert rpc.methods_called == ["auth.authenticate", "auth.end_other_sessions"]
+    assert rpc.calls[1][1] == {"token": GOOD_TOKEN}
+    assert "Set-Cookie" not in response.headers      # this session stays
+
+
+def test_a_password_change_is_204_and_keeps_this_session(client, rpc):
+    response = client.post("/api/v1/me/password", headers=BEARER, json={
+        "current_password": "Old-Horse-42-x", "new_password": "Correct-Horse-42"})
+
+    assert response.status_code == 204
+    assert rpc.methods_called == ["auth.authenticate", "auth.change_password"]
+    assert rpc.calls[1][1] == {"token": GOOD_TOKEN, "current_password": "Old-Horse-42-x",
+                               "new_password": "Correct-Horse-42", "client_ip": "127.0.0.1"}
+    assert "Set-Cookie" not in response.headers
+
+
+def test_a_wrong_current_password_is_said_beside_it_and_keeps_the_cookie(client, rpc):
+    # invalid_credentials is auth's 401 for a login; here the caller IS logged in: a 401
+    # would tell a browser its session is over and clear its cookie
+    rpc.answer("auth.change_password", ServiceError("invalid_credentials"))
+    client.set_cookie("__Host-newsreel_session", GOOD_TOKEN, domain="localhost")
+    response = client.post("/api/v1/me/password?lang=en", headers={"Origin": PUBLIC_BASE_URL},
+                           json={"current_password": "nope", "new_password": "Correct-Horse-42"})
+
+    assert response.status_code == 400
+    assert response.json == {"error": {
+        "code": "wrong_password", "field": "current_password",
+        "message": "This is not your current password."}}
+    assert "Set-Cookie" not in response.headers
+
+
+def test_a_weak_new_password_names_the_new_password(client, rpc):
+    rpc.answer("auth.change_password", ServiceError("weak_password", {"rules": ["digit"]}))
+    response = client.post("/api/v1/me/password?lang=en", headers=BEARER,
+                           json={"current_password": "x", "new_password": "weak"})
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "weak_password"
+    assert response.json["error"]["field"] == "new_password"
+    assert response.json["error"]["rules"] == ["digit"]
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/api/v1/sessions"),
+                                              ("DELETE", "/api/v1/sessions/others"),
+                                              ("POST", "/api/v1/me/password")])
+def test_the_session_operations_need_a_session(client, rpc, method, path):
+    body = {"current_password": "x", "new_password": "y"} if method == "POST" else None
+    response = client.open(path, method=method, json=body)
+    assert response.status_code == 401
+    assert rpc.calls == []
 
 
 # -- the client address ------------------------------------------------------------------------

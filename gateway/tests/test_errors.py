@@ -14,18 +14,13 @@ LOGIN = {"email": "claire.martin@example.org", "password": "Correct-Horse-42"}
 
 # code, details as nameko delivers them (strings), status, French, English
 SERVICE_ERRORS = [
+    # every refusal of a code is this one answer, with no detail (issue 10, point 3)
+    ("invalid_code", {}, 400,
+     "Ce code est erroné, a expiré ou a déjà servi. Demandez-en un nouveau.",
+     "This code is wrong, expired or already used. Ask for a new one."),
     ("invalid_code", {"attempts_left": "3"}, 400,
-     "Ce code n'est pas valide. Il vous reste 3 essais.",
-     "This code is not valid. 3 attempts left."),
-    ("invalid_code", {"attempts_left": "1"}, 400,
-     "Ce code n'est pas valide. Il vous reste 1 essai.",
-     "This code is not valid. 1 attempt left."),
-    ("invalid_code", {}, 400, "Ce code n'est pas valide.", "This code is not valid."),
-    ("code_expired", {}, 400, "Ce code a expiré. Demandez-en un nouveau.",
-     "This code has expired. Ask for a new one."),
-    ("too_many_attempts", {}, 400,
-     "Trop de tentatives erronées : ce code ne fonctionne plus. Demandez-en un nouveau.",
-     "Too many wrong attempts: this code no longer works. Ask for a new one."),
+     "Ce code est erroné, a expiré ou a déjà servi. Demandez-en un nouveau.",
+     "This code is wrong, expired or already used. Ask for a new one."),
     ("rate_limited", {"retry_after": "45", "limit": "login_ip"}, 429,
      "Trop de demandes. Réessayez dans 45 secondes.",
      "Too many requests. Try again in 45 seconds."),
@@ -76,7 +71,7 @@ def test_every_code_in_the_table_has_a_french_and_an_english_message(app):
         for language in ("fr", "en"):
             with app.test_request_context(f"/api/v1/me?lang={language}"):
                 message = kind.message({**kind.defaults, "rules": ["digit"],
-                                        "attempts_left": 2, "retry_after": 5})
+                                        "retry_after": 5})
             assert message and message.strip() == message, code
         with app.test_request_context("/?lang=fr"):
             french = kind.message({**kind.defaults})
@@ -86,9 +81,20 @@ def test_every_code_in_the_table_has_a_french_and_an_english_message(app):
 
 
 def test_details_are_converted_back_from_nameko_strings(client, rpc):
-    response = login_failing_with(client, rpc, ServiceError("invalid_code", {"attempts_left": "2"}),
+    response = login_failing_with(client, rpc, ServiceError("too_many_uploads", {"maximum": "2"}),
                                   "fr")
-    assert response.json["error"]["attempts_left"] == 2
+    assert response.json["error"]["maximum"] == 2
+
+
+def test_a_refused_code_carries_no_detail_whatever_a_service_sends(client, rpc):
+    # a count of tries left was only ever sent for real accounts: it told them apart
+    error = ServiceError("invalid_code", {"attempts_left": "2", "reason": "expired"})
+    response = login_failing_with(client, rpc, error, "en")
+    assert set(response.json["error"]) == {"code", "message"}
+
+
+def test_the_codes_that_told_accounts_apart_are_gone_from_the_table():
+    assert "code_expired" not in ERRORS and "too_many_attempts" not in ERRORS
 
 
 def test_rate_limited_sends_retry_after_and_hides_internal_details(client, rpc):
@@ -108,11 +114,12 @@ def test_rate_limited_without_details_still_tells_when_to_retry(client, rpc):
 
 
 def test_a_malformed_detail_is_dropped_not_a_crash(client, rpc):
-    error = ServiceError("invalid_code", {"attempts_left": "many"})
+    error = ServiceError("too_many_uploads", {"maximum": "many"})
     response = login_failing_with(client, rpc, error, "en")
-    assert response.status_code == 400
-    assert response.json["error"] == {"code": "invalid_code",
-                                      "message": "This code is not valid."}
+    assert response.status_code == 429
+    assert response.json["error"] == {
+        "code": "too_many_uploads",
+        "message": "You have too many uploads in progress: finish or cancel one first."}
 
 
 @pytest.mark.parametrize(("rules", "french", "english"), [
@@ -202,7 +209,7 @@ def test_unknown_api_path_is_json_404(client):
 
 
 def test_wrong_method_is_json_405_with_allow(client):
-    response = client.get("/api/v1/sessions")
+    response = client.get("/api/v1/accounts")
     assert response.status_code == 405
     assert response.json["error"]["code"] == "method_not_allowed"
     assert "POST" in response.headers["Allow"]

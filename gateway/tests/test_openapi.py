@@ -84,6 +84,8 @@ def test_operations_documented_as_in_api_md(document):
         ("get", "/api/v1/videos/{id}"): "200", ("post", "/api/v1/news"): "201",
         ("put", "/api/v1/news/{id}"): "200", ("post", "/api/v1/news/{id}/publish"): "200",
         ("post", "/api/v1/videos"): "201",
+        ("get", "/api/v1/sessions"): "200", ("delete", "/api/v1/sessions/others"): "200",
+        ("post", "/api/v1/me/password"): "204",
     }
     for (method, path), status in expected.items():
         responses = document["paths"][path][method]["responses"]
@@ -91,6 +93,31 @@ def test_operations_documented_as_in_api_md(document):
     assert "429" in document["paths"]["/api/v1/accounts/verify/resend"]["post"]["responses"]
     assert "401" in document["paths"]["/api/v1/sessions"]["post"]["responses"]
     assert document["paths"]["/api/v1/me"]["get"]["security"]
+
+
+def test_verification_and_the_session_operations_are_documented(document):
+    paths = document["paths"]
+    verify = paths["/api/v1/accounts/verify"]["post"]
+    body = verify["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["required"]) == {"email", "code", "password"}
+    # one refusal of a code for every cause: no other code is documented
+    refusals = verify["responses"]["400"]["description"]
+    assert "`invalid_code`" in refusals
+    assert "code_expired" not in refusals and "too_many_attempts" not in refusals
+    assert "attempts_left" not in schemas.ERROR["properties"]["error"]["properties"]
+    listed = paths["/api/v1/sessions"]["get"]
+    assert listed["security"]
+    item = listed["responses"]["200"]["content"]["application/json"]["schema"][
+        "properties"]["sessions"]["items"]
+    assert set(item["properties"]) == {"id", "current", "created_at", "last_seen_at",
+                                       "expires_at", "client_ip", "user_agent"}
+    assert "`unauthorized`" in paths["/api/v1/sessions/others"]["delete"]["responses"]["401"][
+        "description"]
+    change = paths["/api/v1/me/password"]["post"]
+    assert {"`wrong_password`", "`weak_password`"} <= set(
+        change["responses"]["400"]["description"].removeprefix("Error codes: ")
+        .rstrip(".").split(", "))
+    assert "429" in change["responses"]
 
 
 def test_the_terms_and_their_acceptance_are_documented(document):

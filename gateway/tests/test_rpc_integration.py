@@ -66,9 +66,9 @@ def test_answers_and_service_errors_cross_the_broker(vhost, probe_service):
     try:
         assert rpc.call(SERVICE_NAME, "echo", value={"a": [1, "b"]}) == {"a": [1, "b"]}
         with pytest.raises(ServiceError) as raised:
-            rpc.call(SERVICE_NAME, "fail", code="invalid_code", details={"attempts_left": 3})
-        assert raised.value.code == "invalid_code"
-        assert raised.value.details == {"attempts_left": "3"}  # nameko stringifies values
+            rpc.call(SERVICE_NAME, "fail", code="rate_limited", details={"retry_after": 3})
+        assert raised.value.code == "rate_limited"
+        assert raised.value.details == {"retry_after": "3"}  # nameko stringifies values
         rpc.ping(SERVICE_NAME)
     finally:
         rpc.close()

@@ -74,7 +74,7 @@ def test_proxies_start_lazily_and_are_reused():
     assert proxies.started[0]["calls"] == 2
 
 
-@pytest.mark.parametrize("answer", [ServiceError("invalid_code", {"attempts_left": "2"}),
+@pytest.mark.parametrize("answer", [ServiceError("rate_limited", {"retry_after": "2"}),
                                     RemoteError("ValueError", "a bug in the service")])
 def test_an_error_answer_keeps_the_proxy(answer):
     def behaviour(service, method, kwargs):

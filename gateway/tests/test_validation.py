@@ -14,7 +14,8 @@ REGISTER = {"email": EMAIL, "password": "Correct-Horse-42", "full_name": "Claire
             "organisation": "Le Quotidien", "language": "fr", "terms_version": TERMS_VERSION}
 VALID = {
     ("POST", "/api/v1/accounts"): REGISTER,
-    ("POST", "/api/v1/accounts/verify"): {"email": EMAIL, "code": "042917"},
+    ("POST", "/api/v1/accounts/verify"): {"email": EMAIL, "code": "042917",
+                                          "password": "Correct-Horse-42"},
     ("POST", "/api/v1/accounts/verify/resend"): {"email": EMAIL},
     ("POST", "/api/v1/sessions"): {"email": EMAIL, "password": "Correct-Horse-42"},
     ("PUT", "/api/v1/me/newsletter"): {"subscribed": True},
@@ -22,6 +23,8 @@ VALID = {
     ("POST", "/api/v1/password-resets/verify"): {"email": EMAIL, "code": "042917"},
     ("POST", "/api/v1/password-resets/complete"): {"reset_token": "reset-token",
                                                    "password": "Correct-Horse-42"},
+    ("POST", "/api/v1/me/password"): {"current_password": "Old-Horse-42-x",
+                                      "new_password": "Correct-Horse-42"},
 }
 BEARER = {"Authorization": f"Bearer {GOOD_TOKEN}"}
 
@@ -104,7 +107,16 @@ REFUSED = [
     ("POST /api/v1/accounts", with_(REGISTER, language="de"),
      ("invalid_request", "language", "This value is not allowed. Allowed values: fr, en.")),
     # codes: exactly 6 ASCII digits, as a string
-    *[("POST /api/v1/accounts/verify", {"email": EMAIL, "code": code},
+    # verification needs the password chosen at registration (issue 10, point 2)
+    ("POST /api/v1/accounts/verify", {"email": EMAIL, "code": "042917"},
+     ("invalid_request", "password", "This field is required.")),
+    ("POST /api/v1/accounts/verify", {"email": EMAIL, "code": "042917", "password": ""},
+     ("invalid_request", "password", "This field must not be empty.")),
+    ("POST /api/v1/me/password", {"current_password": "x"},
+     ("invalid_request", "new_password", "This field is required.")),
+    ("POST /api/v1/me/password", {"current_password": "x", "new_password": "P" * 1025},
+     ("invalid_request", "new_password", "This field is too long: 1024 characters at most.")),
+    *[("POST /api/v1/accounts/verify", {"email": EMAIL, "code": code, "password": "x"},
        ("invalid_request", "code", "The code must be exactly 6 digits."))
       for code in ("12345", "1234567", "12345a", "", "123 45", "123456\n", "١٢٣٤٥٦")],
     ("POST /api/v1/password-resets/verify", {"email": EMAIL, "code": 123456},
@@ -160,8 +172,8 @@ def test_a_17_kib_body_is_413_before_any_rpc(client, rpc):
 
 
 def test_validation_messages_are_in_the_users_language(client, rpc):
-    response = send(client, "POST", "/api/v1/accounts/verify", {"email": EMAIL, "code": "12"},
-                    language="fr")
+    response = send(client, "POST", "/api/v1/accounts/verify",
+                    {"email": EMAIL, "code": "12", "password": "x"}, language="fr")
     assert response.json["error"]["message"] == "Le code doit comporter exactement 6 chiffres."
 
     response = send(client, "POST", "/api/v1/accounts", with_(REGISTER, password=DROP),

@@ -17,6 +17,7 @@ from .conftest import PUBLIC_BASE_URL
 from .fakes import GOOD_TOKEN, NEWS_ITEM, NEWS_SUMMARY, SLUG, VIDEO, VIDEO_ID
 
 PASSWORD = "Tr4in-Station-Bl00m"
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 CSRF_FIELD = re.compile(rb'name="csrf_token" value="([^"]+)"')
 
 
@@ -142,8 +143,14 @@ def test_registration_goes_to_the_code_screen_then_account_created(client, rpc):
         "client_ip": "127.0.0.1"})
     screen = text(client.get("/account/verify"))
     assert "ana@example.org" in screen and "30 minutes" in screen
-    verified = post_form(client, "/account/verify", {"code": "123456"})
+    # the code AND the password chosen at registration (issue 10, point 2)
+    assert 'id="password"' in screen and 'autocomplete="current-password"' in screen
+    verified = post_form(client, "/account/verify", {"code": "123456", "password": PASSWORD},
+                         headers={"User-Agent": BROWSER})
     assert verified.status_code == 303 and verified.headers["Location"] == "/account/created"
+    assert rpc.calls[-1] == ("auth.verify_account", {
+        "email": "ana@example.org", "code": "123456", "password": PASSWORD,
+        "client_ip": "127.0.0.1", "kind": "portal", "user_agent": BROWSER})
     assert "__Host-newsreel_session=" + GOOD_TOKEN in verified.headers["Set-Cookie"]
     created = text(client.get("/account/created"))
     assert "newsletter" in created.lower() and f'href="/news/{SLUG}"' in created
@@ -174,6 +181,134 @@ def test_registration_errors_are_shown_beside_their_field_in_the_users_language(
     forged = post_form(client, "/account/register", register_form(language="de"))
     assert forged.status_code == 400 and 'class="form-error"' in text(forged)
     assert "auth.register" not in [name for name, _ in rpc.calls[calls:]]
+
+
+def test_the_verification_errors_are_beside_their_field(client, rpc):
+    post_form(client, "/account/register", register_form())
+    calls = len(rpc.calls)
+    empty = post_form(client, "/account/verify?lang=en", {"code": "123456", "password": ""},
+                      token_from="/account/verify?lang=en")
+    assert empty.status_code == 400
+    assert re.search(r'id="password-error" role="alert">This field must not be empty\.<',
+                     text(empty))
+    assert len(rpc.calls) == calls            # refused before any call
+    rpc.answer("auth.verify_account", ServiceError("invalid_code"))
+    refused = post_form(client, "/account/verify?lang=en", {"code": "123456",
+                                                            "password": "not-it"},
+                        token_from="/account/verify?lang=en")
+    assert refused.status_code == 400
+    said = re.search(r'id="code-error" role="alert">([^<]+)<', text(refused)).group(1)
+    assert said == shown("This code is wrong, expired or already used, or the password is "
+                         "not the one chosen at registration. Check the password, or ask for "
+                         "a new code.")
+    assert "not-it" not in text(refused)
+
+
+def test_the_reset_code_screen_asks_for_no_password(client, rpc):
+    post_form(client, "/account/reset", {"email": "ana@example.org"})
+    screen = text(client.get("/account/reset/code"))
+    assert 'id="code"' in screen and 'id="password"' not in screen
+    post_form(client, "/account/reset/code", {"code": "654321"})
+    assert rpc.calls[-1] == ("auth.verify_password_reset", {
+        "email": "ana@example.org", "code": "654321", "client_ip": "127.0.0.1"})
+
+
+def test_the_portals_logins_open_portal_sessions(client, rpc):
+    post_form(client, "/account/login", {"email": "ana@example.org", "password": PASSWORD},
+              headers={"User-Agent": BROWSER})
+    assert rpc.calls[-1] == ("auth.login", {
+        "email": "ana@example.org", "password": PASSWORD, "client_ip": "127.0.0.1",
+        "kind": "portal", "user_agent": BROWSER})
+
+
+# -- my sessions, my password (issue 10, point 5) ----------------------------------------------
+
+def logged_in(client):
+    client.set_cookie("__Host-newsreel_session", GOOD_TOKEN)
+    return client
+
+
+@pytest.mark.parametrize("path", ["/account/sessions", "/account/password"])
+def test_the_session_pages_need_a_login_and_come_back_after_it(client, rpc, path):
+    asked = client.get(path)
+    assert asked.status_code == 303
+    assert asked.headers["Location"] == f"/account/login?next={path}"
+
+
+def test_my_sessions_lists_each_with_its_device_address_and_last_use(client, rpc):
+    html = text(logged_in(client).get("/account/sessions?lang=en"))
+    assert rpc.calls[-1] == ("auth.list_sessions", {"token": GOOD_TOKEN})
+    rows = re.findall(r"<tr>(.*?)</tr>", html, re.S)[1:]      # the header row aside
+    assert len(rows) == 2
+    assert "Firefox" in rows[0] and "Linux" in rows[0] and "198.51.100.7" in rows[0]
+    assert "This session" in rows[0] and "This session" not in rows[1]
+    assert "2001:db8::7" in rows[1] and "Unknown device" in rows[1]
+    assert "December 4, 2026" in rows[0] and "December 3, 2026" in rows[1]
+    assert "not-for-the-client" not in html
+    form = re.search(r'<form method="post" action="/account/sessions/others">(.*?)</form>',
+                     html, re.S).group(1)
+    assert 'name="csrf_token"' in form and "Log out everywhere else" in form
+    assert 'href="/account/password"' in html
+    # the header, where the account is shown, leads here
+    assert 'href="/account/sessions"' in text(client.get("/?lang=en"))
+
+
+def test_log_out_everywhere_else_ends_the_others_and_says_so(client, rpc):
+    logged_in(client)
+    ended = post_form(client, "/account/sessions/others", {}, token_from="/account/sessions")
+    assert ended.status_code == 303 and ended.headers["Location"] == "/account/sessions"
+    assert rpc.calls[-1] == ("auth.end_other_sessions", {"token": GOOD_TOKEN})
+    assert "Max-Age=0" not in ended.headers.get("Set-Cookie", "")   # this one stays
+    assert "2 other sessions were ended." in text(client.get("/account/sessions?lang=en"))
+    # said once
+    assert "other sessions were ended" not in text(client.get("/account/sessions?lang=en"))
+
+
+def test_log_out_everywhere_else_needs_the_forms_csrf_token(client, rpc):
+    logged_in(client)
+    refused = client.post("/account/sessions/others", data={})
+    assert refused.status_code == 400
+    assert "auth.end_other_sessions" not in rpc.methods_called
+
+
+def test_changing_the_password_asks_the_current_one_and_ends_the_other_sessions(client, rpc):
+    logged_in(client)
+    form = text(client.get("/account/password?lang=en"))
+    assert 'id="current_password"' in form and 'autocomplete="current-password"' in form
+    assert 'id="new_password"' in form and 'autocomplete="new-password"' in form
+    changed = post_form(client, "/account/password", {
+        "current_password": "Old-Station-Bl00m", "new_password": PASSWORD})
+    assert changed.status_code == 303 and changed.headers["Location"] == "/account/sessions"
+    assert rpc.calls[-1] == ("auth.change_password", {
+        "token": GOOD_TOKEN, "current_password": "Old-Station-Bl00m", "new_password": PASSWORD,
+        "client_ip": "127.0.0.1"})
+    assert "Max-Age=0" not in changed.headers.get("Set-Cookie", "")
+    assert "Your password has been changed" in text(client.get("/account/sessions?lang=en"))
+
+
+def test_the_password_change_errors_are_beside_their_field(client, rpc):
+    logged_in(client)
+    rpc.answer("auth.change_password", ServiceError("invalid_credentials"))
+    wrong = post_form(client, "/account/password?lang=en", {
+        "current_password": "nope", "new_password": PASSWORD},
+        token_from="/account/password?lang=en")
+    assert wrong.status_code == 400
+    html = text(wrong)
+    assert re.search(r'id="current_password-error" role="alert">'
+                     r'This is not your current password\.<', html)
+    assert PASSWORD not in html and "nope" not in html
+    assert "Max-Age=0" not in wrong.headers.get("Set-Cookie", "")    # still logged in
+    rpc.answer("auth.change_password", ServiceError("weak_password", {"rules": ["digit"]}))
+    weak = post_form(client, "/account/password?lang=en", {
+        "current_password": PASSWORD, "new_password": "weak"},
+        token_from="/account/password?lang=en")
+    assert re.search(r'id="new_password-error" role="alert">[^<]*digits[^<]*<', text(weak))
+    calls = len(rpc.calls)
+    missing = post_form(client, "/account/password?lang=en", {
+        "current_password": "", "new_password": PASSWORD},
+        token_from="/account/password?lang=en")
+    assert re.search(r'id="current_password-error" role="alert">[^<]+<', text(missing))
+    assert "auth.change_password" not in rpc.methods_called[calls:]
 
 
 def test_a_form_without_its_csrf_token_is_refused(client, rpc):

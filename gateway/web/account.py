@@ -1,6 +1,7 @@
-"""The account screens of the seed page, in its order: create an account, the code, account
-created (and the newsletter), log in, reset password, its code, a new password, password
-updated (and back to the page the visitor was on).
+"""The account screens of the seed page, in its order: create an account, the code (and the
+password chosen), account created (and the newsletter), log in, reset password, its code, a
+new password, password updated (and back to the page the visitor was on); and, once logged in,
+one's sessions (log out everywhere else) and a password change.
 
 Each form posts to its own page, which makes the same auth call as the JSON API and, when
 the service says no, shows the form again with the sentence beside the field it concerns. The
@@ -10,16 +11,26 @@ signed session cookie of the portal, never in a URL."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Blueprint, redirect, request, session, url_for
+from flask_babel import format_date, format_time, ngettext
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from services.shared.errors import ServiceError
 
 from .. import schemas
-from ..api.accounts import auth, client_ip
+from ..api.accounts import (
+    auth,
+    change_password_of,
+    client_ip,
+    user_agent,
+    verification_refusal,
+)
 from ..errors import ERRORS, ApiError
 from ..i18n import current_language
 from ..rpc import ServiceUnavailable
@@ -40,13 +51,15 @@ from .common import (
 account = Blueprint("account", __name__, url_prefix="/account")
 log = logging.getLogger(__name__)
 
+# Sessions opened by the portal's forms end after an idle time (auth's
+# AUTH_PORTAL_IDLE_MINUTES); the API's do not (api/accounts.py).
+PORTAL_SESSION = "portal"
+
 # Which field a refusal concerns; the others are about the whole form.
 FIELD_OF_CODE = {
     "weak_password": "password",
     "invalid_email": "email",
     "invalid_code": "code",
-    "code_expired": "code",
-    "too_many_attempts": "code",
     "terms_not_accepted": "terms",
 }
 
@@ -116,6 +129,9 @@ class CodeJourney:
     check_call: str
     resend_call: str
     done: Callable[[dict], Response]
+    # the verification also asks the password chosen at registration (the code alone proves
+    # the mailbox, not the person who registered)
+    asks_password: bool = False
 
 
 def verified(grant: dict) -> Response:
@@ -129,7 +145,8 @@ def reset_granted(grant: dict) -> Response:
 
 
 VERIFY = CodeJourney("verify", "pending_email", "/account/register", "/account/verify",
-                     schemas.VERIFY_ACCOUNT, "verify_account", "resend_verification", verified)
+                     schemas.VERIFY_ACCOUNT, "verify_account", "resend_verification", verified,
+                     asks_password=True)
 RESET = CodeJourney("reset", "reset_email", "/account/reset", "/account/reset/code",
                     schemas.VERIFY_PASSWORD_RESET, "verify_password_reset",
                     "request_password_reset", reset_granted)
@@ -139,21 +156,30 @@ def code_page(journey: CodeJourney, email: str, errors: FormErrors, status: int,
               resent: bool = False) -> Response:
     resend_url = "/account/verify/resend" if journey is VERIFY else "/account/reset/resend"
     return page("account/verify.html", errors=errors, email=email, resend_url=resend_url,
-                resent=resent, purpose=journey.purpose, status=status)
+                resent=resent, purpose=journey.purpose, asks_password=journey.asks_password,
+                status=status)
 
 
 def code_screen(journey: CodeJourney) -> Response:
     email = session.get(journey.email_key)
     if not email:
         return see_other(journey.start)
-    errors, grant = FormErrors("code"), {}
+    errors, grant = FormErrors("code", "password"), {}
     if request.method == "POST":
         code = form_value("code", 20).strip()
+        password = form_value("password")
 
         def confirm():
-            check(journey.schema, {"email": email, "code": code})
-            grant.update(auth(journey.check_call, email=email, code=code,
-                              client_ip=client_ip()))
+            if journey.asks_password:
+                check(journey.schema, {"email": email, "code": code, "password": password})
+                with verification_refusal():
+                    grant.update(auth(journey.check_call, email=email, code=code,
+                                      password=password, client_ip=client_ip(),
+                                      kind=PORTAL_SESSION, user_agent=user_agent()))
+            else:
+                check(journey.schema, {"email": email, "code": code})
+                grant.update(auth(journey.check_call, email=email, code=code,
+                                  client_ip=client_ip()))
 
         if attempt(confirm, errors):
             return journey.done(grant)
@@ -247,7 +273,8 @@ def login():
 
         def enter():
             check(schemas.LOGIN, {"email": email, "password": password})
-            grant.update(auth("login", email=email, password=password, client_ip=client_ip()))
+            grant.update(auth("login", email=email, password=password, client_ip=client_ip(),
+                              kind=PORTAL_SESSION, user_agent=user_agent()))
 
         if attempt(enter, errors):
             back = return_to()
@@ -339,3 +366,100 @@ def reset_done():
     back = return_to()
     return page("account/reset_done.html", login_url=url_for("account.login", next=back),
                 account=None)
+
+
+# -- my sessions, my password ------------------------------------------------------------------
+
+def logged_in_token() -> str | None:
+    """The session cookie's token when it still opens a session, else None."""
+    token = session_cookie_token()
+    return token if token and visitor() else None
+
+
+def to_login(path: str) -> Response:
+    return see_other(url_for("account.login", next=path))
+
+
+# A User-Agent said the way a person names a device: the first browser and system found.
+BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+            ("Chrome/", "Chrome"), ("Chromium/", "Chromium"), ("Safari/", "Safari"),
+            ("curl/", "curl"), ("python-requests/", "Python requests"))
+SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"),
+           ("Windows", "Windows"), ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"),
+           ("Linux", "Linux"))
+
+
+def device(agent: str | None) -> str:
+    agent = agent or ""
+    found = [next((name for mark, name in table if mark in agent), None)
+             for table in (BROWSERS, SYSTEMS)]
+    named = [name for name in found if name]
+    if named:
+        return ", ".join(named)
+    # something else (a script): its own first word, if it has one
+    first = re.match(r"[\w.-]+(/[\w.-]+)?", agent)
+    return first.group(0) if first else _("Unknown device")
+
+
+def when(moment: str | None) -> str:
+    """"4 décembre 2026, 09:12 UTC" / "December 4, 2026, 9:12 AM UTC" (the minute is enough)."""
+    try:
+        instant = datetime.fromisoformat((moment or "").replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    return f"{format_date(instant, 'long')}, {format_time(instant, 'short')} UTC"
+
+
+@account.get("/sessions")
+def sessions():
+    token = logged_in_token()
+    if token is None:
+        return to_login("/account/sessions")
+    try:
+        found = auth("list_sessions", token=token)
+    except ServiceError as error:
+        if error.code != "unauthorized":
+            raise
+        return to_login("/account/sessions")   # ended between the two calls
+    shown = [{"device": device(one.get("user_agent")), "user_agent": one.get("user_agent"),
+              "client_ip": one.get("client_ip") or "", "last_seen": when(one.get("last_seen_at")),
+              "created": when(one.get("created_at")), "current": bool(one.get("current"))}
+             for one in found]
+    notice = session.pop("sessions_notice", None) or {}
+    said = None
+    if notice.get("password_changed"):
+        said = _("Your password has been changed. Your other sessions have ended.")
+    elif "ended" in notice:
+        said = ngettext("%(num)d other session was ended.", "%(num)d other sessions were ended.",
+                        int(notice["ended"]))
+    return page("account/sessions.html", sessions=shown, notice=said,
+                others=sum(not one["current"] for one in shown))
+
+
+@account.post("/sessions/others")
+def end_other_sessions():
+    token = logged_in_token()
+    if token is None:
+        return to_login("/account/sessions")
+    ended = auth("end_other_sessions", token=token)
+    session["sessions_notice"] = {"ended": int(ended)}
+    return see_other("/account/sessions")
+
+
+@account.route("/password", methods=["GET", "POST"])
+def change_password():
+    token = logged_in_token()
+    if token is None:
+        return to_login("/account/password")
+    errors = FormErrors("current_password", "new_password")
+    if request.method == "POST":
+        current, new = form_value("current_password"), form_value("new_password")
+
+        def change():
+            check(schemas.CHANGE_PASSWORD, {"current_password": current, "new_password": new})
+            change_password_of(token, current, new)
+
+        if attempt(change, errors):
+            session["sessions_notice"] = {"password_changed": True}
+            return see_other("/account/sessions")
+    return page("account/password.html", errors=errors, status=errors.status)
