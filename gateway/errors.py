@@ -241,6 +241,16 @@ def cut_too_short_message(details: dict) -> str:
     return _("This cut is too short.")
 
 
+def too_many_jobs_message(details: dict) -> str:
+    if "limit" not in details:
+        return _("You already have downloads being made: wait for one to be ready, then ask "
+                 "again.")
+    return ngettext("You already have %(num)d download being made: wait for it to be ready, "
+                    "then ask again.",
+                    "You already have %(num)d downloads being made: wait for one to be "
+                    "ready, then ask again.", details["limit"])
+
+
 def cut_too_long_message(details: dict) -> str:
     if "maximum_s" in details:
         return _("This cut is too long: %(maximum)s seconds at most. Download the whole "
@@ -382,6 +392,10 @@ ERRORS: dict[str, ErrorKind] = {
                                {"duration_s": _seconds, "minimum_s": _seconds}),
     "cut_too_long": ErrorKind(400, cut_too_long_message,
                               {"duration_s": _seconds, "maximum_s": _seconds}),
+    # the account's bound of jobs queued or running (the transcoder's JOBS_PER_ACCOUNT)
+    "too_many_jobs": ErrorKind(429, too_many_jobs_message,
+                               {"limit": _non_negative_int, "retry_after": _non_negative_int},
+                               defaults={"retry_after": RATE_LIMITED_DEFAULT_RETRY_AFTER}),
     "invalid_rendition": ErrorKind(400, lambda d: _(
         "This rendition cannot be downloaded: choose xdcam-hd422, h264-1080p, proxy or "
         "original."), {"allowed": _string_list}),

@@ -110,7 +110,7 @@ def job_answer(job: dict, video: dict, account: dict) -> dict:
            response=schemas.DOWNLOAD,
            other_responses={202: ("Being made: ask status_url how it goes.",
                                   schemas.DOWNLOAD_PENDING)},
-           errors=("not_found", "not_verified", *CUT_ERRORS))
+           errors=("not_found", "not_verified", "too_many_jobs", *CUT_ERRORS))
 def request_download(id: str, body: dict, session: Session):
     """For verified accounts (403 `not_verified` otherwise), for a public video (404
     otherwise). Without `in` and `out` the whole rendition; with both, the cut [in, out): a

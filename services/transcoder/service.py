@@ -33,13 +33,13 @@ from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
 
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.shared import mediainfo
 from services.shared.cloudevents import event_type_of
-from services.shared.config import env, env_int, var_dir
+from services.shared.config import env, env_float, env_int, var_dir
 from services.shared.db import transaction
 from services.shared.errors import ServiceError
 from services.shared.failures import is_transient
@@ -103,12 +103,19 @@ class TranscoderSettings:
     `job_lease_seconds`: JOB_LEASE_SECONDS, how long a running job stays its run's without a
     renewal (renewed every third of it). `job_requeue_seconds`: JOB_REQUEUE_SECONDS (15 min),
     how long a queued job may wait for a worker before its message is taken for gone and a new
-    one is queued (a duplicate costs nothing: the job is skipped once finished)."""
+    one is queued (a duplicate costs nothing: the job is skipped once finished).
+    `jobs_per_account`: JOBS_PER_ACCOUNT (5), how many jobs one account may have queued or
+    running at once (more: `too_many_jobs`, retry after JOBS_RETRY_AFTER_SECONDS, 30);
+    `cut_max_seconds`: CUT_MAX_SECONDS (1800), the longest cut (longer: `cut_too_long`, the
+    whole rendition is there for that)."""
     media_root: Path
     cut_cache_max_bytes: int = 20 * GiB
     storyboard_count: int = 10
     job_lease_seconds: float = 60.0
     job_requeue_seconds: float = 900.0
+    jobs_per_account: int = 5
+    jobs_retry_after_seconds: int = 30
+    cut_max_seconds: float = 1800.0
 
     @classmethod
     def from_env(cls) -> "TranscoderSettings":
@@ -117,7 +124,10 @@ class TranscoderSettings:
                    storyboard_count=env_int("STORYBOARD_COUNT", 10),
                    # renewed every third: below 3 s it would be a busy loop on the database
                    job_lease_seconds=max(3, env_int("JOB_LEASE_SECONDS", 60)),
-                   job_requeue_seconds=max(1, env_int("JOB_REQUEUE_SECONDS", 900)))
+                   job_requeue_seconds=max(1, env_int("JOB_REQUEUE_SECONDS", 900)),
+                   jobs_per_account=max(1, env_int("JOBS_PER_ACCOUNT", 5)),
+                   jobs_retry_after_seconds=max(1, env_int("JOBS_RETRY_AFTER_SECONDS", 30)),
+                   cut_max_seconds=env_float("CUT_MAX_SECONDS", 1800.0))
 
 
 @dataclass(frozen=True)
@@ -253,7 +263,8 @@ class Transcoder:
                     raise ServiceError("invalid_timecode", {
                         "field": missing, "reason": "a cut needs both an in and an out point"})
                 try:
-                    cut_range = resolve_cut(in_, out, _facts_of(video))
+                    cut_range = resolve_cut(in_, out, _facts_of(video),
+                                            max_duration_s=self.settings.cut_max_seconds)
                 except CutRequestError as error:
                     raise ServiceError(error.code, error.details) from None
                 key_args = (video.id, rendition, cut_range.first_frame,
@@ -293,6 +304,8 @@ class Transcoder:
         if job is not None and job.status in (Status.QUEUED, Status.RUNNING) and \
                 not self._stuck(job, now):
             return job
+        if account_id is not None:   # new work for the account (a shared job is not)
+            self._check_jobs_in_hand(session, account_id)
         if job is not None and job.status in (Status.QUEUED, Status.RUNNING):
             log.warning("job %s was %s with nothing to show for it: queued again", job.id,
                         job.status)
@@ -313,6 +326,22 @@ class Transcoder:
         session.flush()
         self._enqueue(session, job, now)
         return job
+
+    def _check_jobs_in_hand(self, session, account_id: str) -> None:
+        """Refuses new work to an account that already has its bound of jobs queued or
+        running (the jobs it asked for first). Two requests of one account at once cannot
+        both pass it: SQLite's BEGIN IMMEDIATE serialises them; on PostgreSQL a transaction
+        lock on the account does (row locks would not: there may be no row yet)."""
+        limit = self.settings.jobs_per_account
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                            {"key": f"transcoder.jobs:{account_id}"})
+        in_hand = session.execute(
+            select(Job.id).where(Job.account_id == account_id,
+                                 Job.status.in_((Status.QUEUED, Status.RUNNING)))).all()
+        if len(in_hand) >= limit:
+            raise ServiceError("too_many_jobs", {
+                "limit": limit, "retry_after": self.settings.jobs_retry_after_seconds})
 
     def _enqueue(self, session, job: Job, now: datetime) -> None:
         """The job's queue message, in the outbox with the job's change. A queued job's
