@@ -89,6 +89,7 @@ def test_the_process_modes():
     assert names(TranscoderWorker) == ["run_job"]
     assert names(TranscoderApi) == ["count_queued_jobs", "evict_cuts", "get_job",
                                     "list_downloads", "on_video_ingested", "ping",
-                                    "record_download", "request_download"]
+                                    "record_download", "request_download",
+                                    "requeue_stuck_jobs"]
     assert names(TranscoderService) == sorted(names(TranscoderWorker) + names(TranscoderApi))
     assert TranscoderWorker.name == TranscoderApi.name == TranscoderService.name == "transcoder"
