@@ -36,8 +36,9 @@ def latest_code(system, email: str, count: int = 1) -> str:
 
 def verify_with_newest_code(system, email: str) -> requests.Response:
     """When several codes went out together (a client that retried its registration), their
-    mails may arrive in any order: the newest code is the one that works, so try them from the
-    last arrived back (a wrong try only costs one of the five allowed)."""
+    mails may arrive in any order; a code replaced by newer ones may no longer work, so try
+    them from the last arrived back (a wrong try counts towards the address's code lock, five
+    to a lock)."""
     codes = [find_code(m) for m in code_mails(system, email)]
     for code in reversed(dict.fromkeys(codes)):
         response = verify(system, email, code)
@@ -46,12 +47,17 @@ def verify_with_newest_code(system, email: str) -> requests.Response:
     return response
 
 
-def verify(system, email: str, code: str) -> requests.Response:
-    return system.api("POST", "/api/v1/accounts/verify", json={"email": email, "code": code})
+def verify(system, email: str, code: str, password: str = PASSWORD) -> requests.Response:
+    """The code mailed AND the password chosen at registration (register's default)."""
+    return system.api("POST", "/api/v1/accounts/verify",
+                      json={"email": email, "code": code, "password": password})
 
 
-def login(system, email: str, password: str = PASSWORD) -> requests.Response:
-    return system.api("POST", "/api/v1/sessions", json={"email": email, "password": password})
+def login(system, email: str, password: str = PASSWORD,
+          user_agent: str | None = None) -> requests.Response:
+    headers = {"User-Agent": user_agent} if user_agent else None
+    return system.api("POST", "/api/v1/sessions", json={"email": email, "password": password},
+                      headers=headers)
 
 
 def bearer(token: str) -> dict:

@@ -111,7 +111,8 @@ def test_a_mailer_stopped_during_a_mail_sends_it_once_and_leaves_the_next_one(tm
         # and the codes work
         for address, mail in (("first@example.org", first), ("second@example.org", second)):
             verified = system.api("POST", "/api/v1/accounts/verify",
-                                  json={"email": address, "code": find_code(mail)})
+                                  json={"email": address, "code": find_code(mail),
+                                        "password": PASSWORD})
             assert verified.status_code == 200, verified.text
         assert system.api("POST", "/api/v1/sessions", json={
             "email": "second@example.org", "password": PASSWORD}).status_code == 200

@@ -9,6 +9,8 @@ ffmpeg), in French and in English:
   the out point typed, frame-accurate, XDCAM; the progress bar is seen moving, then the link,
   then the file downloaded is the cut asked for (ffprobe);
 - log out, the password reset journey, back to the page the visitor was on, logged in again;
+- one's sessions: log out everywhere else, then a password change (a wrong current password
+  said beside its field first) that ends the other sessions;
 - a newcomer without SMTP server reading the code in the development outbox page.
 
 Every page is screenshotted at desktop and phone width (test-output/screenshots/), and any
@@ -24,7 +26,7 @@ from playwright.sync_api import Page, expect
 
 from services.shared.mediainfo import probe
 from services.transcoder.media.sample import make_master
-from tests.journeys import PASSWORD, editor, ingest, publish, signed_in
+from tests.journeys import PASSWORD, bearer, editor, ingest, login, publish, signed_in
 from tests.support.smtp import SmtpCapture, find_code, sent_to
 from tests.support.system import running_system
 
@@ -156,6 +158,7 @@ def test_the_account_journey_then_a_cut_then_a_password_reset(portal, page_facto
     page.expect_status(400, "/account/verify")
     wrong = "000000" if first != "000000" else "111111"
     page.get_by_label(words["code"]).fill(wrong)
+    page.get_by_label(words["password"], exact=True).fill(PASSWORD)  # the one chosen above
     page.get_by_role("button", name=words["verify"], exact=True).click()
     expect(page.locator("#code-error")).not_to_be_empty()
     expect(page.get_by_label(words["code"])).to_have_attribute("aria-invalid", "true")
@@ -163,6 +166,7 @@ def test_the_account_journey_then_a_cut_then_a_password_reset(portal, page_facto
     page.get_by_role("button", name=words["new_code"]).click()
     second = newest_code(smtp, email, 2)
     page.get_by_label(words["code"]).fill(second)
+    page.get_by_label(words["password"], exact=True).fill(PASSWORD)
     page.get_by_role("button", name=words["verify"], exact=True).click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text(words["created"])
@@ -265,6 +269,7 @@ def test_a_newcomer_without_smtp_reads_the_code_in_the_local_outbox(tmp_path, pa
 
         page.goto(verify_url)
         page.get_by_label("Verification code").fill(code)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="Verify", exact=True).click()
         expect(page.get_by_role("heading", level=1)).to_have_text(
             "You have successfully created your account")
@@ -293,3 +298,44 @@ def test_logging_in_with_the_keyboard_alone(portal, page_factory):
     page.keyboard.press("Tab")
     outline = page.evaluate(f"getComputedStyle({focused}).outlineStyle")
     assert outline == "solid"
+
+
+def test_my_sessions_log_out_everywhere_else_and_a_password_change(portal, page_factory,
+                                                                   screenshot):
+    system, email = portal.system, "sessions@example.org"
+    elsewhere = signed_in(system, email, "en")                # a session on another device
+    page = page_factory(system.url, locale="en-US")
+    page.goto("/account/login")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.locator("main").get_by_role("button", name="Log in").click()
+
+    page.locator("header").get_by_role("link", name="My sessions").click()
+    rows = page.locator("table.sessions tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("This session")
+    expect(rows.nth(1)).not_to_contain_text("This session")
+    screenshot(page, "sessions")
+    page.get_by_role("button", name="Log out everywhere else").click()
+    expect(page.get_by_role("status")).to_have_text("1 other session was ended.")
+    expect(rows).to_have_count(1)
+    assert system.api("GET", "/api/v1/me", headers=bearer(elsewhere)).status_code == 401
+
+    another = login(system, email).json()["token"]
+    page.get_by_role("link", name="Change my password").click()
+    page.expect_status(400, "/account/password")
+    page.get_by_label("Current password").fill("Not-The-Password-42!")
+    page.get_by_label("New password").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Change my password").click()
+    expect(page.locator("#current_password-error")).to_have_text(
+        "This is not your current password.")
+    assert page.evaluate("document.activeElement.id") == "current_password"
+    screenshot(page, "change-password")
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Change my password").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Your password has been changed. Your other sessions have ended.")
+    expect(rows).to_have_count(1)
+    assert system.api("GET", "/api/v1/me", headers=bearer(another)).status_code == 401
+    assert login(system, email, NEW_PASSWORD).status_code == 200
