@@ -5,6 +5,8 @@ Thin entrypoints: each view turns an already validated body into one call to the
 and its answer into HTTP (but the terms of use: the gateway holds them, terms.py). Rules
 (password policy, codes, rate limits) live in the service."""
 
+from contextlib import contextmanager
+
 from flask import Blueprint, Response, jsonify, request
 
 from services.shared.errors import ServiceError
@@ -98,17 +100,16 @@ def verify_account(body: dict):
     return session_response(grant)
 
 
-class verification_refusal:
+@contextmanager
+def verification_refusal():
     """auth's `invalid_code` for a verification, said with the sentence that names the
     password too (web/account.py uses it as well)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        if isinstance(error, ServiceError) and error.code == "invalid_code":
-            raise ApiError("invalid_code", invalid_verification_message()) from error
-        return False
+    try:
+        yield
+    except ServiceError as error:
+        if error.code != "invalid_code":
+            raise
+        raise ApiError("invalid_code", invalid_verification_message()) from error
 
 
 @operation(accounts, "POST", "/accounts/verify/resend", tag=TAG, status=202,
