@@ -105,6 +105,10 @@ class MailerService(Observed):
     def on_password_changed(self, event):
         return self._send(event, Mailer.password_changed_mail)
 
+    @reliable_handler("auth", "verification_code.locked.v1")
+    def on_code_locked(self, event):
+        return self._send(event, Mailer.code_locked_mail)
+
     @reliable_handler("auth", "newsletter.subscription_changed.v1")
     def on_subscription_changed(self, event):
         return self._counted(event, self.mailer.record_subscription(event, self._consumer(event)))

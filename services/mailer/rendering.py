@@ -38,7 +38,8 @@ _BABEL_LOCALES = {"fr": "fr_FR", "en": "en_GB"}
 _REQUIRED: dict[str, frozenset[str]] = {
     "verification_code": frozenset({"full_name", "code", "purpose", "expires_at", "valid_minutes"}),
     "registration_attempted": frozenset({"full_name"}),
-    "password_changed": frozenset({"full_name", "changed_at"}),
+    "password_changed": frozenset({"full_name", "changed_at", "reason"}),
+    "code_locked": frozenset({"full_name", "purpose", "locked_until"}),
     "newsletter": frozenset({"full_name", "title", "summary", "url", "published_at",
                              "unsubscribe_url"}),
 }
@@ -51,6 +52,9 @@ _OPTIONAL: dict[str, Any] = {
 }
 
 PURPOSES = ("verify", "reset")
+# How a password changed (password.changed.v1's `reason`), which decides what the mail says of
+# the sessions: a reset ends every one, a change while logged in keeps the one that made it.
+PASSWORD_CHANGE_REASONS = ("reset", "change")
 _CODE_RE = re.compile(r"\d{6}")
 _MAX_NAME_LENGTH = 80
 # Control characters, separators and unassigned/private code points print as a space; bidi
@@ -139,9 +143,19 @@ def _prepare(kind: str, lang: str, context: Mapping[str, Any]) -> dict[str, Any]
         published = _as_utc(context["published_at"], "published_at")
         variables["published_date"] = format_date(published.date(), "long", locale=locale)
     elif kind == "password_changed":
+        if context["reason"] not in PASSWORD_CHANGE_REASONS:
+            # guessing would tell the owner something false about their sessions
+            raise ValueError(f"password_changed: reason must be one of {PASSWORD_CHANGE_REASONS}")
         changed = _as_utc(context["changed_at"], "changed_at")
         variables["changed_date"] = format_date(changed.date(), "full", locale=locale)
         variables["changed_time"] = format_time(changed, "short", tzinfo=UTC, locale=locale)
+    elif kind == "code_locked":
+        if context["purpose"] not in PURPOSES:
+            raise ValueError(f"code_locked: purpose must be one of {PURPOSES}")
+        until = _as_utc(context["locked_until"], "locked_until")
+        # a lock lasts up to a day: the date as well as the time
+        variables["until_date"] = format_date(until.date(), "full", locale=locale)
+        variables["until_time"] = format_time(until, "short", tzinfo=UTC, locale=locale)
     return variables
 
 

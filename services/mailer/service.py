@@ -100,7 +100,20 @@ class Mailer:
                            data["full_name"], data["language"], {
                                "full_name": data["full_name"],
                                "changed_at": _parse_time(data["changed_at"]),
+                               # what the mail says of the sessions: `reset` ended them all,
+                               # `change` (logged in) all but the one that made it
+                               "reason": data["reason"],
                                "portal_url": self.portal_url,
+                           })
+
+    def code_locked_mail(self, data: dict) -> MailRequest:
+        """Code entry for the account was locked after wrong codes: the owner is told, with no
+        code and no link (whoever typed the wrong codes caused this mail). Sent even once the
+        lock has ended: someone tried, and the owner should know."""
+        return MailRequest("code_locked", data["account_id"], data["email"],
+                           data["full_name"], data["language"], {
+                               "full_name": data["full_name"], "purpose": data["purpose"],
+                               "locked_until": _parse_time(data["locked_until"]),
                            })
 
     # -- the newsletter ------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The mails' words: every kind in both languages, the code where it belongs, dates in the
 reader's language, and nothing a user typed able to change the markup."""
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from html.parser import HTMLParser
 
@@ -11,6 +12,7 @@ from services.mailer.rendering import KINDS, RenderedMail, clean_display_name, r
 CODE = "045123"  # a leading zero: the code is a string, never an int
 EXPIRES = datetime(2019, 11, 20, 14, 32, 5, tzinfo=UTC)
 CHANGED = datetime(2019, 11, 20, 16, 32, tzinfo=timezone(timedelta(hours=2)))  # 14:32 UTC
+LOCKED_UNTIL = datetime(2019, 11, 21, 5, 32, tzinfo=timezone(timedelta(hours=-9)))  # 14:32 UTC
 
 
 def verification(purpose="verify", **overrides):
@@ -25,11 +27,23 @@ def verification(purpose="verify", **overrides):
     return context
 
 
+def changed(reason="reset", **overrides):
+    return {"full_name": "Jeanne Dupré", "changed_at": CHANGED, "reason": reason, **overrides}
+
+
+def locked(purpose="reset", **overrides):
+    return {"full_name": "Jeanne Dupré", "purpose": purpose, "failures": 10,
+            "locked_until": LOCKED_UNTIL, **overrides}
+
+
 CONTEXTS = {
     "verification_code:verify": ("verification_code", verification("verify")),
     "verification_code:reset": ("verification_code", verification("reset")),
     "registration_attempted": ("registration_attempted", {"full_name": "Jeanne Dupré"}),
-    "password_changed": ("password_changed", {"full_name": "Jeanne Dupré", "changed_at": CHANGED}),
+    "password_changed:reset": ("password_changed", changed("reset")),
+    "password_changed:change": ("password_changed", changed("change")),
+    "code_locked:verify": ("code_locked", locked("verify")),
+    "code_locked:reset": ("code_locked", locked("reset")),
     "newsletter": ("newsletter", {
         "full_name": "Jeanne Dupré", "title": "Les ministres se réunissent à Bruxelles",
         "summary": "Un large éventail de défis de sécurité.", "url": "https://x.test/news/a",
@@ -58,7 +72,7 @@ class _TagBalance(HTMLParser):
 
 def test_kinds_are_exported():
     assert set(KINDS) == {"verification_code", "registration_attempted", "password_changed",
-                          "newsletter"}
+                          "code_locked", "newsletter"}
     assert {kind for kind, _ in CONTEXTS.values()} == set(KINDS)
 
 
@@ -131,8 +145,8 @@ def test_french_wording_follows_the_seed_page():
     assert "Réinitialiser le mot de passe" in reset.subject
     assert "réinitialiser le mot de passe" in reset.text
 
-    changed = render("password_changed", "fr", CONTEXTS["password_changed"][1])
-    assert "Votre mot de passe a été mis à jour" in changed.html
+    password = render("password_changed", "fr", changed("reset"))
+    assert "Votre mot de passe a été mis à jour" in password.html
 
 
 @pytest.mark.parametrize(
@@ -171,12 +185,90 @@ def test_verify_and_reset_say_different_things():
     ],
 )
 def test_password_changed_says_when_and_that_sessions_ended(language, when, sessions):
-    mail = render("password_changed", language, CONTEXTS["password_changed"][1])
+    mail = render("password_changed", language, changed("reset"))
     assert when in mail.text and sessions in mail.text
     # French typography: no-break spaces inside « »
     fr_reset = "«\u00a0Réinitialiser le mot de passe\u00a0»"
     reset = fr_reset if language == "fr" else "“Reset password”"
     assert reset in mail.text
+
+
+@pytest.mark.parametrize(
+    ("language", "others", "everyone"),
+    [
+        ("fr", "vos autres sessions ont été fermées", "toutes les sessions ouvertes"),
+        ("en", "your other sessions were signed out", "every open session"),
+    ],
+)
+def test_a_change_while_logged_in_says_only_the_other_sessions_ended(language, others,
+                                                                       everyone):
+    # a change with the current password keeps the session that made it (auth's
+    # change_password); a reset ends them all: each mail says what really happened
+    change = render("password_changed", language, changed("change"))
+    reset = render("password_changed", language, changed("reset"))
+    for part in (change.text, change.html):
+        assert others in part and everyone not in part
+    for part in (reset.text, reset.html):
+        assert everyone in part and others not in part
+    # a paragraph of its own in the text part, as in the reset's
+    for mail, words in ((change, others), (reset, everyone)):
+        paragraphs = mail.text.split("\n\n")
+        [paragraph] = [p for p in paragraphs if words in p]
+        assert "\n" not in paragraph
+
+
+def test_an_unknown_reason_for_a_password_change_is_refused():
+    # a mail that guesses what happened to the sessions could tell the owner something false
+    with pytest.raises(ValueError, match="reason"):
+        render("password_changed", "en", changed("admin"))
+
+
+@pytest.mark.parametrize(
+    ("language", "purpose", "what", "until"),
+    [
+        ("fr", "reset", "pour réinitialiser le mot de passe de votre compte",
+         "suspendue jusqu'au jeudi 21 novembre 2019 à 14:32 UTC"),
+        ("fr", "verify", "pour vérifier l'adresse e-mail de votre compte",
+         "suspendue jusqu'au jeudi 21 novembre 2019 à 14:32 UTC"),
+        ("en", "reset", "to reset the password of your",
+         "paused until Thursday, 21 November 2019 at 14:32 UTC"),
+        ("en", "verify", "to verify the e-mail address of your",
+         "paused until Thursday, 21 November 2019 at 14:32 UTC"),
+    ],
+)
+def test_code_locked_tells_the_owner_what_happened_until_when_and_what_to_do(
+        language, purpose, what, until):
+    mail = render("code_locked", language, locked(purpose))
+    if language == "fr":
+        said = ["Quelqu'un a saisi plusieurs codes erronés", what, until,
+                "Votre mot de passe n'a pas été modifié",
+                "Si c'était vous, attendez cette heure-là, puis demandez un nouveau code",
+                "Si ce n'était pas vous, vous n'avez rien à faire\u00a0: "
+                "votre compte est en sécurité",
+                "Ne communiquez jamais un code"]
+    else:
+        said = ["Someone entered several wrong codes", what, until,
+                "Your password has not been changed",
+                "If it was you, wait until then and ask for a new code",
+                "If it was not you, there is nothing to do: your account is safe",
+                "Never share a code"]
+    for part in (mail.text, mail.html.replace("&#39;", "'")):
+        for sentence in said:
+            assert sentence in part, (sentence, part)
+    other = "verify" if purpose == "reset" else "reset"
+    assert what not in render("code_locked", language, locked(other)).text
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("purpose", ["verify", "reset"])
+def test_code_locked_carries_no_code_and_no_link(language, purpose):
+    # anyone can cause this mail by typing wrong codes: it must give nothing to act on but
+    # words (no code, no button to click), like the code mails
+    mail = render("code_locked", language, locked(purpose, portal_url="https://evil.example/",
+                                                   code="045123"))
+    whole = mail.subject + mail.text + mail.html
+    assert "045123" not in whole and "evil.example" not in whole and "href=" not in mail.html
+    assert not re.search(r"\d{6}", mail.text.replace("2019", ""))
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])
@@ -191,17 +283,13 @@ def test_registration_attempted_explains_and_sends_no_code(language):
 
 
 def test_optional_portal_url_and_support_email():
-    context = {
-        "full_name": "Jeanne Dupré",
-        "changed_at": CHANGED,
-        "portal_url": "https://newsreel.example.org/",
-        "support_email": "media@example.org",
-    }
+    context = changed(portal_url="https://newsreel.example.org/",
+                      support_email="media@example.org")
     mail = render("password_changed", "en", context)
     assert 'href="https://newsreel.example.org/"' in mail.html
     assert 'href="mailto:media@example.org"' in mail.html and "media@example.org" in mail.text
 
-    bare = render("password_changed", "en", CONTEXTS["password_changed"][1])
+    bare = render("password_changed", "en", changed("reset"))
     assert "href=" not in bare.html and "contact us" not in bare.text
 
 
@@ -270,3 +358,17 @@ def test_unknown_kind_is_refused():
 def test_bad_context_is_refused(context, message):
     with pytest.raises(ValueError, match=message):
         render("verification_code", "fr", context)
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"full_name": "J", "purpose": "reset"}, "missing context value"),
+        (locked(purpose="delete"), "purpose"),
+        (locked(locked_until=datetime(2019, 11, 20, 14, 32)), "timezone-aware"),
+        (locked(locked_until="2019-11-20T14:32:00Z"), "timezone-aware"),
+    ],
+)
+def test_bad_code_locked_context_is_refused(context, message):
+    with pytest.raises(ValueError, match=message):
+        render("code_locked", "fr", context)
