@@ -80,14 +80,18 @@ class NewsreelSystem:
                  log_dir: str | os.PathLike | None = None, python: str = sys.executable,
                  commands: Mapping[str, Sequence[str]] | None = None,
                  transcoder: bool = False, check_events: bool | None = None,
-                 postgres: PostgresServer | None = None):
+                 postgres: PostgresServer | None = None, broker=None):
         """`env`: variables added for every process (e.g. rate limits); `vhost`: by default a
         fresh one, deleted at `close()`; `commands`: argv replacements by name ("migrate",
         "auth", "mailer", "gateway"), for testing the harness itself; `transcoder`: run the
         transcoder's two processes too; `check_events`: hold every event published to the
         contract (by default unless `commands` replaces a service: stand-ins publish
         whatever their test needs); `postgres`: a throwaway `PostgresServer` of the test's own
-        to hold the databases (backend "postgres"), which the test may stop and start."""
+        to hold the databases (backend "postgres"), which the test may stop and start;
+        `broker`: another RabbitMQ than the machine's, e.g. a `RabbitCluster`
+        (tests/support/rabbit_cluster.py): the vhost is made there (`broker.new_vhost()`), every
+        process is given all its addresses (`vhost.amqp_uris`, AMQP_URI ';'-separated) and its
+        `management_url`, with no proxy in between (`proxy` is None); taps use `vhost.amqp_uri`."""
         self.backend = backend
         self.services = ALL_SERVICES if transcoder else CORE_SERVICES
         self.databases = tuple(dict.fromkeys(
@@ -104,12 +108,21 @@ class NewsreelSystem:
         self.closed = False
         try:
             self._owns_vhost = vhost is None
-            self.vhost = vhost if vhost is not None else TestVhost()
+            self.vhost = vhost if vhost is not None else (
+                TestVhost() if broker is None else broker.new_vhost())
             if self._owns_vhost:
                 self._cleanups.append(self.vhost.delete)
-            broker = urlsplit(AMQP_URL)
-            self.proxy = TcpProxy(target=(broker.hostname or "127.0.0.1", broker.port or 5672))
-            self._cleanups.append(self.proxy.stop)
+            if broker is None:
+                machine = urlsplit(AMQP_URL)
+                self.proxy = TcpProxy(target=(machine.hostname or "127.0.0.1",
+                                              machine.port or 5672))
+                self._cleanups.append(self.proxy.stop)
+                amqp_uri = self.vhost.amqp_uri_via(self.proxy.port)
+                management_url = MANAGEMENT_URL
+            else:
+                self.proxy = None
+                amqp_uri = ";".join(self.vhost.amqp_uris)
+                management_url = broker.management_url
             if postgres is not None:
                 if backend != "postgres":
                     raise ValueError("a PostgresServer holds postgres databases only")
@@ -128,7 +141,7 @@ class NewsreelSystem:
             var = self.tmp_path / "var"
             var.mkdir(exist_ok=True)
             self.env: dict[str, str] = {
-                "AMQP_URI": self.vhost.amqp_uri_via(self.proxy.port),
+                "AMQP_URI": amqp_uri,
                 **{f"{name.upper()}_DATABASE_URL": url
                    for name, url in self.database_urls.items()},
                 "MEDIA_ROOT": str(var / "media"),
@@ -143,7 +156,7 @@ class NewsreelSystem:
                 "PUBLIC_BASE_URL": self.url,
                 "NEWSREEL_VAR": str(var),
                 "MAIL_FROM": "Newsreel <no-reply@newsreel.test>",
-                "RABBITMQ_MANAGEMENT_URL": MANAGEMENT_URL,
+                "RABBITMQ_MANAGEMENT_URL": management_url,
                 # the front door and the gateway behind it (gateway/frontdoor)
                 "PORT": str(self.ports["frontdoor"]),
                 "GATEWAY_PORT": str(self.ports["gateway"]),
