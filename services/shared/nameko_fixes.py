@@ -11,9 +11,14 @@ too: the broker redelivers the unacked message, so it is safe to let it go.
 request queue `rpc-<service>` durable without a type (on a vhost whose default type is quorum,
 as in Kubernetes, that is a quorum queue: every message goes to a Raft log on disk, on every
 node), its reply queues durable too, and publishes requests and replies persistent. Here:
-- the request queue is a classic queue, named so explicitly (the vhost default does not apply).
-  It stays durable, but only its definition is: RabbitMQ 4.3 refuses a queue that is neither
-  durable nor exclusive, and a request queue is shared by every replica of the service;
+- the request queue is a classic queue, named so explicitly (the vhost default does not apply),
+  and transient (not durable): on a cluster a classic queue lives on one node, and a durable
+  one whose node stops can be declared again by no one (404 "home node … is down") until that
+  node is back, every call to the service failing meanwhile; a transient one goes with its
+  node, and the service, reconnecting to another node, declares it there
+  (tests/test_rabbitmq_cluster.py). It is shared by every replica, so it cannot be exclusive:
+  RabbitMQ 4.3 refuses such a queue unless `deprecated_features.permit.transient_nonexcl_queues`
+  is set, which deploy/k8s/base/rabbitmq.yaml does;
 - a reply queue is exclusive to the caller's connection and deleted with it (classic, never
   durable): no reply outlives the caller that waits for it;
 - requests and replies are published transient (delivery mode 1), so the broker never writes
@@ -57,7 +62,7 @@ def rpc_request_queue(service_name: str, config: dict) -> Queue:
     """`rpc-<service>`, as nameko names and binds it, declared classic."""
     return Queue(nameko_rpc.RPC_QUEUE_TEMPLATE.format(service_name),
                  exchange=nameko_rpc.get_rpc_exchange(config),
-                 routing_key=f"{service_name}.*", durable=True,
+                 routing_key=f"{service_name}.*", durable=False,
                  queue_arguments=dict(RPC_QUEUE_ARGUMENTS))
 
 
