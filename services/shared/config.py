@@ -28,8 +28,45 @@ def var_dir() -> Path:
     return path
 
 
+# kombu's own separator between the brokers of a failover list (nameko hands AMQP_URI to kombu)
+AMQP_ADDRESS_SEPARATOR = ";"
+
+
 def amqp_uri() -> str:
-    return env("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+    """AMQP_URI as every kombu/nameko client takes it: one broker, or several separated by ';'
+    (see `amqp_addresses`)."""
+    return AMQP_ADDRESS_SEPARATOR.join(amqp_addresses())
+
+
+def amqp_addresses(uri: str | None = None) -> list[str]:
+    """The brokers AMQP_URI (or `uri`) names, in order. One in Kubernetes (the cluster's
+    Service); every node of a cluster where there is no such front (local, tests): kombu tries
+    them in turn (round-robin) on the first connection and on every reconnection, so a client
+    whose node stops goes on with another. Each is a whole URI with its user, password and
+    vhost (kombu takes nothing from the first); all amqp:// or all amqps://."""
+    raw = uri if uri is not None else env("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+    addresses = [part.strip() for part in raw.split(AMQP_ADDRESS_SEPARATOR) if part.strip()]
+    if not addresses:
+        raise RuntimeError("AMQP_URI names no broker")
+    schemes = {urlsplit(address).scheme for address in addresses}
+    if not schemes <= {"amqp", "amqps"} or any("://" not in a for a in addresses):
+        raise RuntimeError("every address of AMQP_URI must be a whole amqp:// or amqps:// URI")
+    if len(schemes) > 1:
+        raise RuntimeError("AMQP_URI mixes amqp:// and amqps://: some brokers would be "
+                           "reached without TLS")
+    return addresses
+
+
+def redact_amqp_uri(uri: str) -> str:
+    """`uri` (one address or a list) with every password masked, for logs."""
+    redacted = []
+    for address in amqp_addresses(uri):
+        parts = urlsplit(address)
+        if parts.password is not None:
+            host = parts.netloc.rpartition("@")[2]
+            parts = parts._replace(netloc=f"{parts.username}:********@{host}")
+        redacted.append(parts.geturl())
+    return AMQP_ADDRESS_SEPARATOR.join(redacted)
 
 
 def amqp_ssl(uri: str | None = None) -> dict | None:
@@ -44,7 +81,7 @@ def amqp_ssl(uri: str | None = None) -> dict | None:
     AMQP_CA_FILE with a plain amqp:// URI is refused: TLS was meant, and would be missing."""
     uri = uri or amqp_uri()
     ca_file = env("AMQP_CA_FILE")
-    if urlsplit(uri).scheme != "amqps":
+    if urlsplit(amqp_addresses(uri)[0]).scheme != "amqps":  # all alike (amqp_addresses)
         if ca_file:
             raise RuntimeError("AMQP_CA_FILE is set but AMQP_URI is not amqps://: the broker "
                                "would be reached without TLS")

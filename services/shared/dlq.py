@@ -16,12 +16,12 @@ from urllib.parse import quote, urlsplit
 import pika
 import requests
 
-from .config import amqp_uri, env
+from .config import amqp_addresses, env
 from .consumer import ATTEMPT_HEADER
 
 
 def _management(path: str):
-    parts = urlsplit(amqp_uri())
+    parts = urlsplit(amqp_addresses()[0])
     base = env("RABBITMQ_MANAGEMENT_URL", f"http://{parts.hostname}:15672")
     vhost = quote(parts.path.lstrip("/") or "/", safe="")
     response = requests.get(f"{base}/api/{path.format(vhost=vhost)}",
@@ -29,6 +29,11 @@ def _management(path: str):
                             timeout=10)
     response.raise_for_status()
     return response.json()
+
+
+def _connect() -> pika.BlockingConnection:
+    """To the first broker of AMQP_URI's list that answers."""
+    return pika.BlockingConnection([pika.URLParameters(a) for a in amqp_addresses()])
 
 
 def _names(queue: str) -> tuple[str, str]:
@@ -44,7 +49,7 @@ def list_queues() -> None:
 
 def show(queue: str) -> None:
     _, dlq = _names(queue)
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri()))
+    connection = _connect()
     channel = connection.channel()
     seen = []
     while (got := channel.basic_get(dlq))[0] is not None:
@@ -60,7 +65,7 @@ def show(queue: str) -> None:
 
 def replay(queue: str, limit: int | None) -> int:
     origin, dlq = _names(queue)
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri()))
+    connection = _connect()
     channel = connection.channel()
     channel.confirm_delivery()
     moved = 0

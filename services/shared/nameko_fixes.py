@@ -24,16 +24,23 @@ node), its reply queues durable too, and publishes requests and replies persiste
 - requests and replies are published transient (delivery mode 1), so the broker never writes
   them to its message store to survive a restart. (A classic queue may still page a backlog
   out to its files, which a restart discards: a short message TTL, a policy in Kubernetes,
-  keeps such a backlog short, and the broker's volume is the last line.)"""
+  keeps such a backlog short, and the broker's volume is the last line.)
+
+3. nameko logs AMQP_URI when it cannot connect, with the first address's password masked
+only: with a list of brokers (services.shared.config.amqp_addresses) the others' would be
+written out. Every one is masked."""
 
 import logging
 import uuid
 
 from kombu import Queue
+from nameko import messaging as nameko_messaging
 from nameko import rpc as nameko_rpc
 from nameko.amqp.publish import Publisher
 from nameko.constants import NON_PERSISTENT
 from nameko.messaging import QueueConsumer
+
+from .config import redact_amqp_uri
 
 log = logging.getLogger(__name__)
 
@@ -103,3 +110,4 @@ def apply() -> None:
     nameko_rpc.ReplyListener.setup = _reply_listener_setup
     nameko_rpc.MethodProxy.publisher_cls = TransientPublisher
     nameko_rpc.Responder.publisher_cls = TransientPublisher
+    nameko_messaging.sanitize_url = redact_amqp_uri
