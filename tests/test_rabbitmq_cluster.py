@@ -148,8 +148,9 @@ def test_the_node_leading_the_queues_stopped_mid_work_loses_and_duplicates_nothi
                                             kind="preview", outcome="ready") >= 1,
                       timeout=180, message="the preview job was never done")
     for service in ("auth", "mailer", "catalog", "transcoder", "transcoder-worker"):
-        system.wait_until(lambda s=service: system.metric(s, "newsreel_outbox_backlog") == 0
-                          if s in ("auth", "catalog", "transcoder") else True, timeout=60)
+        # every relay got its events out through a surviving node
+        system.wait_until(lambda s=service: system.metric(s, "newsreel_outbox_backlog") == 0,
+                          timeout=60, message=f"{service}'s outbox never emptied")
 
     issued = issued_codes(system, tap)
     mailed = mailed_codes(system, everyone)
@@ -164,6 +165,18 @@ def test_the_node_leading_the_queues_stopped_mid_work_loses_and_duplicates_nothi
     assert all(p.running for p in system.processes.values()), system
     survivors = {n.name for n in cluster.nodes if n is not victim}
     assert cluster.running_nodes() == survivors
+
+    def consumed_on_survivors():
+        """Every handler queue and every RPC queue has its consumer again, the RPC queues
+        declared anew on a surviving node."""
+        now = system.vhost.queues()
+        rpc = [q for n, q in now.items() if n.startswith("rpc-")]
+        return (all(now[n].get("consumers", 0) >= 1 for n in handler_queues)
+                and {q["name"] for q in rpc} == {"rpc-auth", "rpc-catalog", "rpc-transcoder"}
+                and all(q.get("consumers", 0) >= 1 and q["node"] in survivors for q in rpc))
+    system.wait_until(consumed_on_survivors, timeout=30,
+                      message=f"consumers missing: {system.vhost.queues()}")
+    assert all(c["node"] in survivors for c in system.vhost.connections())
     print(f"stopped {victim.name} after {stopped_at} registrations answered; "
           f"leaders before: { {k: len(v) for k, v in leaders.items()} }; "
           f"retried: {len(retried)}: {retried[:5]}; cluster start {cluster.timings}")
