@@ -216,8 +216,8 @@ class AccountService:
             current = domain.hash_token(token)
             found = [_session_view(row, row.token_hash == current) for row in rows
                      if _session_alive(row, now)]
-        return sorted(found, key=lambda one: (not one["current"], one["last_seen_at"]),
-                      reverse=False)
+        found.sort(key=lambda one: one["last_seen_at"], reverse=True)
+        return sorted(found, key=lambda one: not one["current"])   # stable: this one first
 
     def end_other_sessions(self, token: str) -> int:
         """Log out everywhere else; answers how many sessions ended."""
